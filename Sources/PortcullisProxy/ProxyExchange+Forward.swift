@@ -1,0 +1,292 @@
+import NIOCore
+import PortcullisObservability
+import PortcullisRouting
+import PortcullisUpstream
+
+extension ProxyExchange {
+    /// Picks the destination and cluster, builds the upstream request head and starts the first attempt.
+    func forward(
+        _ forward: ForwardAction, route: Route, matcher: RouteMatcher?, path: String, query: Substring?, host: String
+    ) {
+        let destination = forward.pick(UInt64.random(in: 0...UInt64.max))
+        self.destination = destination
+        self.record.upstreamCluster = destination.cluster.description
+        self.record.destinationService = destination.cluster.host
+        let hostParts = destination.cluster.host.split(separator: ".")
+        if hostParts.count >= 2 {
+            self.record.destinationServiceName = String(hostParts[0])
+            self.record.destinationServiceNamespace = String(hostParts[1])
+        }
+        self.record.destinationVersion = destination.cluster.subset
+        guard let snapshot = self.snapshot, let cluster = snapshot.clusters[destination.cluster] else {
+            self.record.responseFlags.insert(.noClusterFound)
+            self.sendLocalReply(status: 503, body: nil, details: "cluster_not_found")
+            return
+        }
+        self.cluster = cluster
+        if cluster.endpoints.isEmpty {
+            self.record.responseFlags.insert(.noHealthyUpstream)
+            self.sendLocalReply(status: 503, text: LocalReply.noHealthyUpstream, details: "no_healthy_upstream")
+            return
+        }
+        if self.worker.activeRequests(cluster: cluster.name) >= cluster.limits.maxRequests {
+            self.record.responseFlags.insert(.upstreamOverflow)
+            self.sendLocalReply(
+                status: 503, text: LocalReply.overflow, details: "upstream_reset_before_response_started{overflow}",
+                extraHeaders: [("x-envoy-overloaded", "true")])
+            return
+        }
+
+        // Path and authority after rewrite (§2.6); the query string is kept.
+        var upstreamPath = path
+        var authority = host
+        if let rewrite = (forward.rewrite) {
+            upstreamPath = rewrite.rewritePath(path, matcher: matcher)
+            if let newAuthority = rewrite.authority { authority = newAuthority }
+        }
+        if forward.rewrite?.authority == nil, let destinationAuthority = destination.authority {
+            authority = destinationAuthority
+        }
+        if let query { upstreamPath += "?" + query }
+
+        var headers = self.upstreamRequestHeaders(authority: authority)
+        // Single destination: route-level first, destination-level after; weighted: the other way round (§2.4).
+        if forward.destinations.count == 1 {
+            HeaderPolicy.apply(route.requestHeaders, to: &headers)
+            HeaderPolicy.apply(destination.requestHeaders, to: &headers)
+        } else {
+            HeaderPolicy.apply(destination.requestHeaders, to: &headers)
+            HeaderPolicy.apply(route.requestHeaders, to: &headers)
+        }
+        switch self.head.framing {
+        case .contentLength(let n):
+            headers.add("content-length", String(n))
+        case .chunked:
+            headers.add("transfer-encoding", "chunked")
+            self.upstreamChunked = true
+        case .none, .untilClose:
+            if self.head.method == "POST" || self.head.method == "PUT" { headers.add("content-length", "0") }
+        }
+        var buffer = self.downstream.allocator.buffer(capacity: 512)
+        HTTP1Serializer.writeRequestHead(
+            method: self.head.method, target: upstreamPath, headers: headers, into: &buffer)
+        self.upstreamHead = buffer
+
+        if self.head.expectContinue {
+            var interim = self.downstream.allocator.buffer(capacity: 32)
+            interim.writeString("HTTP/1.1 100 Continue\r\n\r\n")
+            self.downstream.write(interim)
+            self.downstream.flush()
+        }
+        self.phase = .connecting
+        self.attempt()
+    }
+
+    /// The request headers sent upstream: the client's minus hop-by-hop and `x-envoy-*`, with Host first,
+    /// `x-forwarded-for` appended, `x-forwarded-proto` and `x-request-id` set (§2.4, §8.10).
+    private func upstreamRequestHeaders(authority: String) -> HTTPHeaderList {
+        var headers = HTTPHeaderList()
+        headers.add("host", authority)
+        let connectionTokens = HeaderPolicy.connectionTokens(self.head.headers)
+        var forwardedFor: String?
+        var requestID: String?
+        let internalPeer = HeaderPolicy.isInternal(self.downstream.remoteIP)
+        for index in 0..<self.head.headers.count {
+            let (name, value) = self.head.headers[index]
+            let lower = name.lowercased()
+            if HeaderPolicy.isHopByHop(lower) || lower == "host" || lower == "expect" { continue }
+            if lower.hasPrefix("x-envoy-") || lower == "x-forwarded-proto" { continue }
+            if !connectionTokens.isEmpty && connectionTokens.contains(lower) { continue }
+            if lower == "x-forwarded-for" {
+                forwardedFor = forwardedFor.map { $0 + "," + value } ?? value
+                continue
+            }
+            if lower == "x-request-id" {
+                if internalPeer && requestID == nil { requestID = value }
+                continue
+            }
+            headers.add(name, value)
+        }
+        let peer = self.downstream.remoteIP
+        let xff = forwardedFor.map { "\($0),\(peer)" } ?? peer
+        headers.add("x-forwarded-for", xff)
+        headers.add("x-forwarded-proto", self.downstream.scheme)
+        let id = requestID ?? RequestID.make()
+        headers.add("x-request-id", id)
+        self.record.xForwardedFor = forwardedFor
+        self.record.requestId = id
+        if self.head.isUpgrade, let upgrade = self.head.headers.first("upgrade") {
+            headers.add("connection", "upgrade")
+            headers.add("upgrade", upgrade)
+        }
+        return headers
+    }
+
+    /// One attempt: pick an endpoint, reuse an idle connection or open one.
+    func attempt() {
+        guard let cluster = self.cluster, self.phase == .connecting else { return }
+        let balancer = self.worker.balancer(for: cluster)
+        let endpoints = cluster.endpoints
+        let worker = self.worker
+        let tried = self.triedEndpoints
+        guard
+            let index = balancer.pick(
+                active: { worker.activeRequests(endpointKey: endpoints[$0].description) },
+                excluded: { tried.contains($0) })
+        else {
+            self.record.responseFlags.insert(.noHealthyUpstream)
+            self.sendLocalReply(status: 503, text: LocalReply.noHealthyUpstream, details: "no_healthy_upstream")
+            return
+        }
+        let endpoint = endpoints[index]
+        let key = endpoint.description
+        self.endpointIndex = index
+        self.endpointKey = key
+        self.worker.requestStarted(endpointKey: key, cluster: cluster.name)
+        self.upstreamStart = .now()
+        self.record.upstreamHost = key
+        if let idle = self.worker.pool.checkoutIdle(endpointKey: key) {
+            self.attach(idle, reused: true)
+            return
+        }
+        if self.worker.pool.openConnections(cluster: cluster.name) >= cluster.limits.maxConnections {
+            self.record.responseFlags.insert(.upstreamOverflow)
+            self.sendLocalReply(
+                status: 503, text: LocalReply.overflow, details: "upstream_reset_before_response_started{overflow}",
+                extraHeaders: [("x-envoy-overloaded", "true")])
+            return
+        }
+        let timeout = TimeAmount.nanoseconds(
+            Int64(cluster.limits.connectTimeout.components.seconds) * 1_000_000_000
+                + cluster.limits.connectTimeout.components.attoseconds / 1_000_000_000)
+        let bound = NIOLoopBound(self, eventLoop: self.worker.eventLoop)
+        let pool = self.worker.pool
+        let connect: (SocketAddress) -> Void = { address in
+            pool.connect(to: address, endpointKey: key, clusterName: cluster.name, connectTimeout: timeout)
+                .whenComplete { result in
+                    let exchange = bound.value
+                    switch result {
+                    case .success(let connection):
+                        guard exchange.phase == .connecting, exchange.endpointKey == key else {
+                            // The exchange gave up meanwhile; keep the fresh connection for others.
+                            pool.release(connection, idleTimeout: .seconds(60))
+                            return
+                        }
+                        exchange.attach(connection, reused: false)
+                    case .failure(let error):
+                        exchange.connectFailed(reason: "\(error)")
+                    }
+                }
+        }
+        if let address = self.worker.socketAddress(ip: endpoint.address, port: endpoint.port) {
+            connect(address)
+        } else {
+            self.worker.services.dns.resolve(host: endpoint.address, port: endpoint.port, on: self.worker.eventLoop)
+                .whenComplete { result in
+                    switch result {
+                    case .success(let addresses) where !addresses.isEmpty:
+                        connect(addresses[Int.random(in: 0..<addresses.count)])
+                    case .success:
+                        bound.value.connectFailed(reason: "dns resolution returned no addresses")
+                    case .failure(let error):
+                        bound.value.connectFailed(reason: "dns resolution failed: \(error)")
+                    }
+                }
+        }
+    }
+
+    /// Connect failure: retry on another endpoint while the policy allows (`connect-failure`), else 503 UF.
+    func connectFailed(reason: String) {
+        guard self.phase == .connecting else { return }
+        if let key = self.endpointKey, let cluster = self.cluster {
+            self.worker.requestEnded(endpointKey: key, cluster: cluster.name)
+        }
+        self.endpointKey = nil
+        if let index = self.endpointIndex { self.triedEndpoints.append(index) }
+        self.record.upstreamTransportFailureReason = reason
+        let policy = self.route?.retry
+        if let policy, policy.retryOnConnectFailure, self.retriesDone < policy.attempts {
+            self.retriesDone += 1
+            self.scheduleRetry()
+            return
+        }
+        self.record.responseFlags.insert(.upstreamConnectionFailure)
+        if self.retriesDone > 0 { self.record.responseFlags.insert(.upstreamRetryLimitExceeded) }
+        self.sendLocalReply(
+            status: 503, text: LocalReply.connectFailure,
+            details: "upstream_reset_before_response_started{connection_failure}")
+    }
+
+    /// Envoy's retry back-off: 25 ms base, exponential with full jitter, capped at 10× the base.
+    private func scheduleRetry() {
+        if let cluster = self.cluster, self.triedEndpoints.count >= cluster.endpoints.count {
+            // Every endpoint was tried: allow them all again (previous-hosts is a preference, not a ban).
+            self.triedEndpoints.removeAll()
+        }
+        let cap = min(250, 25 * (1 << min(self.retriesDone, 4)))
+        let delay = TimeAmount.milliseconds(Int64.random(in: 0...Int64(cap)))
+        let bound = NIOLoopBound(self, eventLoop: self.worker.eventLoop)
+        self.worker.eventLoop.scheduleTask(in: delay) { bound.value.attempt() }
+    }
+
+    /// Starts the route timeout (Envoy starts it once the downstream request is complete).
+    func armRouteTimeout() {
+        guard self.timeoutTask == nil, let timeout = self.route?.timeout, self.phase != .finished,
+            self.phase != .routing
+        else { return }
+        let nanos = Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000
+        let bound = NIOLoopBound(self, eventLoop: self.worker.eventLoop)
+        self.timeoutTask = self.worker.eventLoop.scheduleTask(in: .nanoseconds(nanos)) {
+            bound.value.routeTimedOut()
+        }
+    }
+
+    private func routeTimedOut() {
+        guard self.phase != .finished, self.phase != .tunneling else { return }
+        self.record.responseFlags.insert(.upstreamRequestTimeout)
+        self.dropUpstream()
+        if self.responseStarted {
+            self.keepAliveAfterResponse = false
+            self.finish(notifyDownstream: false)
+            self.downstream.abort()
+        } else {
+            self.phase = .routing
+            self.sendLocalReply(status: 504, text: LocalReply.timeout, details: "upstream_response_timeout")
+        }
+    }
+
+    /// Closes and forgets the upstream connection (never reused after an aborted exchange).
+    func dropUpstream() {
+        if let connection = self.connection {
+            self.connection = nil
+            connection.close()
+        }
+    }
+
+    func retain(_ body: ByteBuffer) {
+        guard self.retainedBody != nil else { return }
+        self.retainedBytes += body.readableBytes
+        if self.retainedBytes > self.worker.services.limits.retryBufferBytes {
+            self.retainedBody = nil
+        } else {
+            self.retainedBody?.append(body)
+        }
+    }
+
+    func writeBodyUpstream(_ body: ByteBuffer, to connection: UpstreamConnection) {
+        if self.upstreamChunked {
+            var framed = self.downstream.allocator.buffer(capacity: body.readableBytes + 16)
+            HTTP1Serializer.writeChunk(body, into: &framed)
+            connection.write(framed)
+        } else {
+            connection.write(body)
+        }
+    }
+
+    func writeEndUpstream(to connection: UpstreamConnection) {
+        guard self.upstreamChunked else { return }
+        var framed = self.downstream.allocator.buffer(capacity: 8)
+        HTTP1Serializer.writeLastChunk(trailers: self.requestTrailers, into: &framed)
+        connection.write(framed)
+    }
+}

@@ -1,0 +1,225 @@
+import NIOCore
+import PortcullisObservability
+import PortcullisRouting
+import PortcullisUpstream
+
+extension ProxyExchange: UpstreamResponseReceiver {
+    /// Puts the request on `connection`: head, queued body and (if complete) the end, in one flush.
+    func attach(_ connection: UpstreamConnection, reused: Bool) {
+        guard let head = self.upstreamHead else { return }
+        self.connection = connection
+        self.connectionWasReused = reused
+        self.phase = .awaitingResponse
+        self.record.upstreamLocalAddress = connection.localAddress
+        connection.begin(method: self.head.method, receiver: self)
+        connection.write(head)
+        let queued = self.queuedBody
+        self.queuedBody.removeAll()
+        if self.queuedBytes > self.worker.services.limits.retryBufferBytes { self.downstream.setAutoRead(true) }
+        self.queuedBytes = 0
+        for body in queued {
+            self.retain(body)
+            self.writeBodyUpstream(body, to: connection)
+        }
+        if self.requestComplete { self.writeEndUpstream(to: connection) }
+        connection.flush()
+    }
+
+    func upstreamHead(_ head: HTTP1ResponseHead) {
+        guard self.phase == .awaitingResponse else { return }
+        self.responseStatus = head.status
+        let upstreamTime = self.upstreamStart.map { Int((NIODeadline.now() - $0).nanoseconds / 1_000_000) } ?? 0
+        self.record.upstreamServiceTimeMs = upstreamTime
+        var headers = HTTPHeaderList()
+        let connectionTokens = HeaderPolicy.connectionTokens(head.headers)
+        let switching = head.status == 101 && self.head.isUpgrade
+        for index in 0..<head.headers.count {
+            let (name, value) = head.headers[index]
+            let lower = name.lowercased()
+            if lower == "server" { continue }
+            if HeaderPolicy.isHopByHop(lower) {
+                let keep = (lower == "content-length" && (self.head.method == "HEAD" || head.status == 304))
+                    || (switching && (lower == "upgrade"))
+                if !keep { continue }
+            }
+            if !connectionTokens.isEmpty && connectionTokens.contains(lower) { continue }
+            headers.add(name, value)
+        }
+        if !headers.contains("date") { headers.add("date", self.worker.httpDate) }
+        headers.add("server", self.worker.services.serverName)
+        headers.add("x-envoy-upstream-service-time", String(upstreamTime))
+        if let route = self.route, let destination = self.destination {
+            if case .forward(let forward) = route.action, forward.destinations.count > 1 {
+                HeaderPolicy.apply(destination.responseHeaders, to: &headers)
+                HeaderPolicy.apply(route.responseHeaders, to: &headers)
+            } else {
+                HeaderPolicy.apply(route.responseHeaders, to: &headers)
+                HeaderPolicy.apply(destination.responseHeaders, to: &headers)
+            }
+        }
+        if switching {
+            headers.add("connection", "upgrade")
+            self.phase = .tunneling
+            self.responseStarted = true
+            self.timeoutTask?.cancel()
+            var buffer = self.downstream.allocator.buffer(capacity: 256)
+            HTTP1Serializer.writeResponseHead(status: 101, reason: nil, headers: headers, into: &buffer)
+            self.downstream.write(buffer)
+            self.downstream.flush()
+            self.downstream.startTunnel()
+            return
+        }
+        let bodyless = self.head.method == "HEAD" || head.status == 204 || head.status == 304
+        switch head.framing {
+        case .contentLength(let n):
+            if !bodyless { headers.add("content-length", String(n)) }
+        case .chunked, .untilClose:
+            if !bodyless {
+                headers.add("transfer-encoding", "chunked")
+                self.responseChunked = true
+            }
+        case .none:
+            if !bodyless && head.status >= 200 { headers.add("content-length", "0") }
+        }
+        if !head.keepAlive { self.releaseConnectionOnEnd = false }
+        if self.downstream.mustCloseAfterResponse(requestKeepAlive: self.head.keepAlive) {
+            self.keepAliveAfterResponse = false
+            headers.set("connection", "close")
+        }
+        self.phase = .responding
+        self.responseStarted = true
+        var buffer = self.downstream.allocator.buffer(capacity: 512)
+        HTTP1Serializer.writeResponseHead(status: head.status, reason: head.reason, headers: headers, into: &buffer)
+        self.downstream.write(buffer)
+    }
+
+    func upstreamBody(_ body: ByteBuffer) {
+        guard self.phase == .responding else { return }
+        self.responseBodyBytes += body.readableBytes
+        if self.responseChunked {
+            var framed = self.downstream.allocator.buffer(capacity: body.readableBytes + 16)
+            HTTP1Serializer.writeChunk(body, into: &framed)
+            self.downstream.write(framed)
+        } else {
+            self.downstream.write(body)
+        }
+        if !self.downstream.isWritable { self.connection?.setAutoRead(false) }
+    }
+
+    func upstreamEnd(_ trailers: HTTPHeaderList?) {
+        if self.phase == .tunneling {
+            self.connection = nil
+            self.keepAliveAfterResponse = false
+            self.downstream.flush()
+            self.finish(notifyDownstream: true)
+            return
+        }
+        guard self.phase == .responding else { return }
+        if self.responseChunked {
+            var framed = self.downstream.allocator.buffer(capacity: 8)
+            HTTP1Serializer.writeLastChunk(trailers: trailers, into: &framed)
+            self.downstream.write(framed)
+        }
+        self.downstream.flush()
+        if let connection = self.connection {
+            self.connection = nil
+            let limits = self.cluster?.limits
+            let perConnection = limits?.maxRequestsPerConnection ?? 0
+            let reusable = self.releaseConnectionOnEnd && self.requestComplete
+                && (perConnection == 0 || connection.requestCount < perConnection)
+            if reusable, let limits {
+                let idle = limits.idleTimeout.components
+                self.worker.pool.release(connection, idleTimeout: .seconds(max(1, idle.seconds)))
+            } else {
+                connection.close()
+            }
+        }
+        self.finish(notifyDownstream: true)
+    }
+
+    func upstreamFailed(_ failure: UpstreamFailure) {
+        let connection = self.connection
+        self.connection = nil
+        connection?.close()
+        switch self.phase {
+        case .awaitingResponse:
+            // A reused keep-alive connection closed under us before any response byte: the request never
+            // reached an application, so resend it once on a fresh connection when we still hold the body.
+            if self.connectionWasReused, self.retainedBody != nil, self.requestComplete || self.requestBodyBytes == 0,
+                case .resetBeforeHeaders = failure
+            {
+                self.resendOnFreshConnection()
+                return
+            }
+            self.record.responseFlags.insert(.upstreamConnectionTermination)
+            let text: String
+            switch failure {
+            case .protocolError(let reason):
+                self.record.responseFlags.insert(.upstreamProtocolError)
+                self.record.upstreamTransportFailureReason = reason
+                text = LocalReply.protocolError
+            default:
+                text = LocalReply.connectionTermination
+            }
+            self.phase = .routing
+            self.keepAliveAfterResponse = self.requestComplete
+            self.sendLocalReply(
+                status: 503, text: text, details: "upstream_reset_before_response_started{connection_termination}")
+        case .responding, .tunneling:
+            self.record.responseFlags.insert(.upstreamConnectionTermination)
+            self.keepAliveAfterResponse = false
+            self.finish(notifyDownstream: false)
+            self.downstream.abort()
+        case .routing, .connecting, .finished:
+            break
+        }
+    }
+
+    private func resendOnFreshConnection() {
+        guard let cluster = self.cluster, let key = self.endpointKey, let index = self.endpointIndex,
+            let endpoint = cluster.endpoints.indices.contains(index) ? cluster.endpoints[index] : nil
+        else { return }
+        self.phase = .connecting
+        self.queuedBody = self.retainedBody ?? []
+        self.queuedBytes = self.queuedBody.reduce(0) { $0 + $1.readableBytes }
+        self.retainedBody = []
+        self.retainedBytes = 0
+        let bound = NIOLoopBound(self, eventLoop: self.worker.eventLoop)
+        let timeout = TimeAmount.seconds(max(1, cluster.limits.connectTimeout.components.seconds))
+        let address = self.worker.socketAddress(ip: endpoint.address, port: endpoint.port)
+        guard let address else {
+            self.worker.requestEnded(endpointKey: key, cluster: cluster.name)
+            self.endpointKey = nil
+            self.attempt()
+            return
+        }
+        self.worker.pool.connect(to: address, endpointKey: key, clusterName: cluster.name, connectTimeout: timeout)
+            .whenComplete { result in
+                let exchange = bound.value
+                switch result {
+                case .success(let connection):
+                    guard exchange.phase == .connecting else {
+                        connection.close()
+                        return
+                    }
+                    exchange.attach(connection, reused: false)
+                case .failure(let error):
+                    exchange.connectFailed(reason: "\(error)")
+                }
+            }
+    }
+
+    func upstreamReadComplete() {
+        self.downstream.flush()
+    }
+
+    func upstreamWritabilityChanged(_ writable: Bool) {
+        self.downstream.setAutoRead(writable)
+    }
+
+    func upstreamTunnelData(_ data: ByteBuffer) {
+        self.responseBodyBytes += data.readableBytes
+        self.downstream.write(data)
+        self.downstream.flush()
+    }
+}

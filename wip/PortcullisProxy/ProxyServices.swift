@@ -1,0 +1,44 @@
+import NIOCore
+import NIOConcurrencyHelpers
+import PortcullisObservability
+import PortcullisUpstream
+
+/// Process-wide services the data plane shares across event loops. Everything here is `Sendable` and cheap to
+/// call from any loop.
+public final class ProxyServices: Sendable {
+    public let metrics: GatewayMetrics
+    public let accessLog: AccessLogger
+    public let dns: DNSCache
+    /// Value of the `server` header on every response (Istio sends `istio-envoy`).
+    public let serverName: String
+    public let limits: ProxyLimits
+    private let draining = NIOLockedValueBox(false)
+
+    public init(
+        metrics: GatewayMetrics, accessLog: AccessLogger, dns: DNSCache, serverName: String = "portcullis",
+        limits: ProxyLimits = ProxyLimits()
+    ) {
+        self.metrics = metrics
+        self.accessLog = accessLog
+        self.dns = dns
+        self.serverName = serverName
+        self.limits = limits
+    }
+
+    /// True once SIGTERM started the drain: keep-alive connections close after their current response.
+    public var isDraining: Bool { self.draining.withLockedValue { $0 } }
+    public func startDraining() { self.draining.withLockedValue { $0 = true } }
+}
+
+/// Limits of the data plane (HARDENING.md §C).
+public struct ProxyLimits: Sendable {
+    /// Pipelined bytes buffered beyond the request being served before reading stops.
+    public var maxPipelinedBytes: Int = 64 * 1024
+    /// Downstream idle timeout between requests (Istio gateway default: 1 h).
+    public var downstreamIdleTimeout: TimeAmount = .hours(1)
+    /// Time allowed to receive a complete request head.
+    public var requestHeadTimeout: TimeAmount = .seconds(60)
+    /// Request bodies up to this size are kept so a connect-failure retry can resend them.
+    public var retryBufferBytes: Int = 1 << 20
+    public init() {}
+}

@@ -1,0 +1,95 @@
+import NIOCore
+import NIOPosix
+
+/// Per-event-loop pool of upstream HTTP/1.1 connections, keyed by endpoint (`ip:port`), like Envoy's per-worker
+/// pools. Only touched from its event loop, so it needs no locks. Keys do not depend on the config snapshot, so a
+/// reload keeps every idle connection whose endpoint still exists.
+final class UpstreamPool {
+    let eventLoop: EventLoop
+    /// Idle connections per endpoint, most recently used last (LIFO reuse keeps the working set small).
+    private var idle: [String: [UpstreamConnection]] = [:]
+    /// Open connections per cluster name, for `maxConnections`.
+    private var openPerCluster: [String: Int] = [:]
+
+    init(eventLoop: EventLoop) {
+        self.eventLoop = eventLoop
+    }
+
+    /// Open connections of `cluster` (idle and in use).
+    func openConnections(cluster: String) -> Int { self.openPerCluster[cluster, default: 0] }
+
+    /// A live idle connection to `endpointKey`, checked out; nil when none.
+    func checkoutIdle(endpointKey: String) -> UpstreamConnection? {
+        while var list = self.idle[endpointKey], let connection = list.popLast() {
+            self.idle[endpointKey] = list.isEmpty ? nil : list
+            connection.idleTimer?.cancel()
+            connection.idleTimer = nil
+            if connection.isActive { return connection }
+        }
+        return nil
+    }
+
+    /// Opens a new connection. The future completes on this pool's loop.
+    func connect(
+        to address: SocketAddress, endpointKey: String, clusterName: String, connectTimeout: TimeAmount
+    ) -> EventLoopFuture<UpstreamConnection> {
+        self.openPerCluster[clusterName, default: 0] += 1
+        let connection = UpstreamConnection(endpointKey: endpointKey, clusterName: clusterName)
+        connection.pool = self
+        let loop = self.eventLoop
+        let bootstrap = ClientBootstrap(group: loop)
+            .connectTimeout(connectTimeout)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    // The initializer runs on `loop`, where `connection` lives.
+                    let handler = NIOLoopBound(connection, eventLoop: loop).value
+                    try channel.pipeline.syncOperations.addHandler(handler)
+                }
+            }
+        let boundConnection = NIOLoopBound(connection, eventLoop: loop)
+        return bootstrap.connect(to: address).flatMapErrorThrowing { error in
+            let connection = boundConnection.value
+            connection.pool?.connectionClosed(connection)
+            throw error
+        }.map { _ in boundConnection.value }
+    }
+
+    /// Returns a connection after a complete exchange; it closes after `idleTimeout` unused.
+    func release(_ connection: UpstreamConnection, idleTimeout: TimeAmount) {
+        connection.finish()
+        guard connection.isActive else { return }
+        self.idle[connection.endpointKey, default: []].append(connection)
+        let bound = NIOLoopBound(connection, eventLoop: self.eventLoop)
+        connection.idleTimer = self.eventLoop.scheduleTask(in: idleTimeout) {
+            bound.value.close()
+        }
+    }
+
+    /// Called once when a connection's channel goes away (or never connected).
+    func connectionClosed(_ connection: UpstreamConnection) {
+        connection.pool = nil
+        if let n = self.openPerCluster[connection.clusterName] {
+            self.openPerCluster[connection.clusterName] = n > 1 ? n - 1 : nil
+        }
+        if var list = self.idle[connection.endpointKey],
+            let index = list.firstIndex(where: { $0 === connection })
+        {
+            list.remove(at: index)
+            self.idle[connection.endpointKey] = list.isEmpty ? nil : list
+        }
+    }
+
+    /// Number of idle connections (for tests and the admin dump).
+    var idleCount: Int { self.idle.values.reduce(0) { $0 + $1.count } }
+
+    /// Closes every idle connection (shutdown).
+    func closeIdle() {
+        let all = self.idle.values.flatMap { $0 }
+        self.idle.removeAll()
+        for connection in all { connection.close() }
+    }
+}
+
+@available(*, unavailable)
+extension UpstreamPool: Sendable {}

@@ -1,0 +1,86 @@
+import Logging
+import NIOCore
+import NIOPosix
+import PortcullisProxy
+import PortcullisRouting
+
+/// Binds one `ServerBootstrap` per (bind, port) of the compiled listeners and keeps the set in step with each
+/// snapshot: new listeners are bound, vanished ones stop accepting while their connections finish.
+final class ListenerManager: @unchecked Sendable {
+    // Only mutated from the server's reload task (one at a time), never from event loops.
+    private var channels: [String: Channel] = [:]
+    private let group: MultiThreadedEventLoopGroup
+    private let workers: WorkerSet
+    private let defaultBind: String
+    private let logger: Logger
+
+    init(group: MultiThreadedEventLoopGroup, workers: WorkerSet, defaultBind: String, logger: Logger) {
+        self.group = group
+        self.workers = workers
+        self.defaultBind = defaultBind
+        self.logger = logger
+    }
+
+    private func key(_ listener: Listener) -> String {
+        "\(self.address(of: listener)):\(listener.port)"
+    }
+
+    private func address(of listener: Listener) -> String {
+        listener.bind == "0.0.0.0" || listener.bind.isEmpty ? self.defaultBind : listener.bind
+    }
+
+    /// Ports actually bound, for logs and tests.
+    var boundPorts: [Int] { self.channels.values.compactMap { $0.localAddress?.port }.sorted() }
+
+    /// Makes the bound set equal to the HTTP listeners of `table`. Returns the problems (e.g. port in use).
+    func apply(_ table: RoutingTable) async -> [String] {
+        var problems: [String] = []
+        var wanted: [String: Listener] = [:]
+        for listener in table.listeners where listener.kind == .http {
+            wanted[self.key(listener)] = listener
+        }
+        for (key, channel) in self.channels where wanted[key] == nil {
+            self.logger.info("closing listener", metadata: ["listener": "\(key)"])
+            self.channels[key] = nil
+            try? await channel.close()
+        }
+        for (key, listener) in wanted.sorted(by: { $0.key < $1.key }) where self.channels[key] == nil {
+            do {
+                let channel = try await self.bind(listener)
+                self.channels[key] = channel
+                self.logger.info("listening", metadata: ["listener": "\(key)"])
+            } catch {
+                problems.append("cannot listen on \(key): \(error)")
+                self.logger.error("cannot listen", metadata: ["listener": "\(key)", "error": "\(error)"])
+            }
+        }
+        return problems
+    }
+
+    private func bind(_ listener: Listener) async throws -> Channel {
+        let workers = self.workers
+        let port = listener.port
+        return try await ServerBootstrap(group: self.group)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.maxMessagesPerRead, value: 16)
+            .childChannelOption(.allowRemoteHalfClosure, value: false)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let worker = workers.worker(for: channel.eventLoop)
+                    let handler = DownstreamHTTP1HandlerFactory.make(worker: worker, listenerPort: port, scheme: "http")
+                    try channel.pipeline.syncOperations.addHandler(handler)
+                }
+            }
+            .bind(host: self.address(of: listener), port: port)
+            .get()
+    }
+
+    /// Stops accepting on every listener (drain); established connections are untouched.
+    func closeAll() async {
+        let all = self.channels.values
+        self.channels.removeAll()
+        for channel in all { try? await channel.close() }
+    }
+}

@@ -1,0 +1,51 @@
+import PortcullisModel
+import PortcullisProxy
+import PortcullisRouting
+import PortcullisUpstream
+
+/// Turns loaded resources into a `GatewaySnapshot`: route compilation, cluster building and a content version.
+/// Runs off the event loops (ARCHITECTURE "Config becomes a snapshot", steps 3–4). `validate` uses the same path,
+/// so it reports exactly what a reload would reject.
+public struct SnapshotBuilder: Sendable {
+    public let options: RoutingOptions
+
+    public init(options: RoutingOptions) {
+        self.options = options
+    }
+
+    public struct Outcome: Sendable {
+        /// nil when the config was rejected.
+        public var snapshot: GatewaySnapshot?
+        /// Every error and warning, loader first.
+        public var diagnostics: [ConfigDiagnostic]
+        public var errors: [ConfigDiagnostic] { self.diagnostics.filter { $0.severity == .error } }
+    }
+
+    public func build(_ loaded: ConfigLoadResult) -> Outcome {
+        var diagnostics = loaded.diagnostics
+        let compiled = RouteCompiler.compile(loaded.config, options: self.options)
+        diagnostics += compiled.diagnostics
+        let clusters = ClusterCatalog.build(
+            config: loaded.config, keys: compiled.table.clusterKeys, gatewayNamespace: self.options.gatewayNamespace,
+            domain: self.options.domain)
+        diagnostics += clusters.diagnostics
+        if diagnostics.contains(where: { $0.severity == .error }) {
+            return Outcome(snapshot: nil, diagnostics: diagnostics)
+        }
+        let version = Self.version(of: loaded.config)
+        let snapshot = GatewaySnapshot(
+            version: version, config: loaded.config, routing: compiled.table, clusters: clusters.catalog)
+        return Outcome(snapshot: snapshot, diagnostics: diagnostics)
+    }
+
+    /// A stable content hash (FNV-1a 64) of the resources, printed as 16 hex digits.
+    static func version(of config: ConfigSet) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in String(reflecting: config).utf8 {
+            hash ^= UInt64(byte)
+            hash &*= 0x0000_0100_0000_01b3
+        }
+        let hex = String(hash, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+}
