@@ -1,0 +1,80 @@
+# Portcullis: `make run` starts the gateway on config/quickstart, `make test` runs the whole test suite.
+#
+# Variables you may override:  SWIFT=swift  SWIFTPM_FLAGS="--scratch-path .build-x"  CONFIG=config/quickstart
+#                              ARGS="--log-level debug" (extra `portcullis run` arguments)  SCENARIO=small
+
+SWIFT         ?= swift
+SWIFTPM_FLAGS ?=
+CONFIG        ?= config/quickstart
+ARGS          ?=
+SCENARIO      ?= small
+
+# System packages the build needs (Debian/Ubuntu names); curl is used by the integration tests too.
+BUILD_PACKAGES := libssl-dev libnghttp2-dev zlib1g-dev pkg-config curl
+# Commands the integration tests run (here the command and the package have the same name).
+# Planned: nghttp2-client (h2load, nghttp) once the HTTP/2 tests exist.
+TEST_TOOLS     := curl python3
+
+SWIFT_BUILD := $(SWIFT) build $(SWIFTPM_FLAGS)
+
+.DEFAULT_GOAL := help
+.PHONY: help deps test-tools build release run test loadtest clean
+
+help:
+	@echo 'make run       install missing system packages, build in release, serve $(CONFIG) on :8080'
+	@echo 'make test      install missing system packages and test tools, build, run all tests'
+	@echo 'make build     debug build          make release   release build of the portcullis binary'
+	@echo 'make loadtest  compare Portcullis with nginx (see loadtest/run.sh; SCENARIO=small|16k|close)'
+	@echo 'make clean     remove build products'
+
+# apt_install: install the Debian packages in $(1) that dpkg does not report as installed.
+# As root it runs apt-get itself; otherwise through sudo when there is one; otherwise it prints the command and fails.
+# On systems without dpkg it only prints a note: install the equivalents yourself.
+define apt_install
+	@missing=""; \
+	if [ -z "$(strip $(1))" ]; then exit 0; fi; \
+	if ! command -v dpkg-query >/dev/null 2>&1; then \
+	    echo "note: no dpkg here; make sure these (or their equivalents) are installed: $(strip $(1))"; exit 0; \
+	fi; \
+	for p in $(1); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q ' installed$$' || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	echo "installing missing packages:$$missing"; \
+	if [ "$$(id -u)" = 0 ]; then sudo=""; \
+	elif command -v sudo >/dev/null 2>&1; then sudo="sudo"; \
+	else echo "error: missing packages:$$missing; run as root: apt-get update && apt-get install -y$$missing" >&2; exit 1; \
+	fi; \
+	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing
+endef
+
+deps:
+	$(call apt_install,$(BUILD_PACKAGES))
+
+# Test tools are checked as commands (python3 may come from pyenv or similar), installed with apt when absent.
+test-tools: deps
+	$(call apt_install,$(foreach t,$(TEST_TOOLS),$(if $(shell command -v $(t) 2>/dev/null),,$(t))))
+
+build: deps
+	$(SWIFT_BUILD)
+
+release: deps
+	$(SWIFT_BUILD) -c release --product portcullis
+
+run: release
+	"$$($(SWIFT_BUILD) -c release --show-bin-path)/portcullis" run --config $(CONFIG) $(ARGS)
+
+# Integration tests start the real binary: PORTCULLIS_BINARY points them at the debug build made first.
+test: test-tools
+	$(SWIFT_BUILD) --product portcullis
+	$(SWIFT_BUILD) --build-tests
+	PORTCULLIS_BINARY="$${PORTCULLIS_BINARY:-$$($(SWIFT_BUILD) --show-bin-path)/portcullis}" \
+	    $(SWIFT) test $(SWIFTPM_FLAGS) --skip-build
+
+loadtest: deps
+	SWIFT="$(SWIFT)" SWIFTPM_FLAGS="$(SWIFTPM_FLAGS)" loadtest/run.sh $(SCENARIO)
+
+clean:
+	$(SWIFT) package $(SWIFTPM_FLAGS) clean
+	rm -rf loadtest/out

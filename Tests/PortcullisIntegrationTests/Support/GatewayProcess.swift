@@ -1,0 +1,134 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The real `portcullis` binary run as a child process on a temporary config directory.
+///
+/// The binary comes from `PORTCULLIS_BINARY` or the package's `.build/debug/portcullis` (`make test` builds it).
+/// Readiness is awaited by polling the admin `/ready` endpoint, which is the gateway's own signal.
+final class GatewayProcess: @unchecked Sendable {
+    let process = Process()
+    let configDirectory: URL
+    let adminPort: Int
+    let accessLogPath: String
+    private let stderrPipe = Pipe()
+
+    static var packageRoot: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent()
+    }
+
+    static var binary: String {
+        if let path = ProcessInfo.processInfo.environment["PORTCULLIS_BINARY"] { return path }
+        return self.packageRoot.appendingPathComponent(".build/debug/portcullis").path
+    }
+
+    /// Writes `files` (name → YAML) into a new temp dir and starts the gateway on it.
+    init(files: [String: String], extraArguments: [String] = [], drainSeconds: Int = 5) throws {
+        self.configDirectory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("portcullis-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: self.configDirectory, withIntermediateDirectories: true)
+        for (name, content) in files { try self.write(name, content) }
+        self.adminPort = try FreePort.allocate()
+        self.accessLogPath = self.configDirectory.appendingPathComponent("access.log").path + ".txt"
+        self.process.executableURL = URL(fileURLWithPath: Self.binary)
+        self.process.arguments = [
+            "run", "--config", self.configDirectory.path, "--admin", "127.0.0.1:\(self.adminPort)",
+            "--listen-address", "127.0.0.1", "--concurrency", "2", "--access-log", self.accessLogPath,
+            "--drain-seconds", String(drainSeconds), "--log-level", "info",
+        ] + extraArguments
+        self.process.standardError = self.stderrPipe
+        self.process.standardOutput = FileHandle.nullDevice
+        try self.process.run()
+    }
+
+    func write(_ name: String, _ content: String) throws {
+        let url = self.configDirectory.appendingPathComponent(name)
+        // Write then rename, as a config management tool would, so the watcher never sees half a file.
+        let temp = self.configDirectory.appendingPathComponent(".\(name).tmp")
+        try content.write(to: temp, atomically: false, encoding: .utf8)
+        _ = rename(temp.path, url.path)
+    }
+
+    /// Polls `/ready` until it answers 200 (or the process dies / the deadline passes).
+    func waitUntilReady(timeout: Duration = .seconds(20)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            guard self.process.isRunning else { throw TestFailure("gateway exited: \(self.stderrText())") }
+            if let (status, _) = try? await HTTP.get(port: self.adminPort, path: "/ready"), status == 200 { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw TestFailure("gateway not ready in time: \(self.stderrText())")
+    }
+
+    /// Polls the admin config dump until `predicate` holds (e.g. a reload was applied).
+    func waitForConfig(timeout: Duration = .seconds(20), _ predicate: (String) -> Bool) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let (_, body) = try? await HTTP.get(port: self.adminPort, path: "/config_dump"), predicate(body) {
+                return
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw TestFailure("config condition not met in time")
+    }
+
+    func metrics() async throws -> String {
+        try await HTTP.get(port: self.adminPort, path: "/stats/prometheus").1
+    }
+
+    func terminate() {
+        if self.process.isRunning { kill(self.process.processIdentifier, SIGTERM) }
+    }
+
+    /// SIGTERM and wait for the exit status.
+    func stop() -> Int32 {
+        self.terminate()
+        self.process.waitUntilExit()
+        return self.process.terminationStatus
+    }
+
+    func stderrText() -> String {
+        if self.process.isRunning { return "(running)" }
+        let data = self.stderrPipe.fileHandleForReading.readDataToEndOfFile()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    deinit {
+        if self.process.isRunning {
+            kill(self.process.processIdentifier, SIGKILL)
+            self.process.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(at: self.configDirectory)
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Asks the kernel for a free loopback port (bind to 0, read it, close).
+enum FreePort {
+    static func allocate() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw TestFailure("socket failed") }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
+        }
+        guard bound == 0 else { throw TestFailure("bind failed") }
+        let named = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        guard named == 0 else { throw TestFailure("getsockname failed") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
