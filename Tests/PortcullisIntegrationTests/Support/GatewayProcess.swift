@@ -27,12 +27,14 @@ final class GatewayProcess: @unchecked Sendable {
 
     /// Writes `files` (name → YAML) into a new temp dir and starts the gateway on it.
     init(files: [String: String], extraArguments: [String] = [], drainSeconds: Int = 5) throws {
-        self.configDirectory = FileManager.default.temporaryDirectory
+        let directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("portcullis-test-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: self.configDirectory, withIntermediateDirectories: true)
-        for (name, content) in files { try self.write(name, content) }
+        self.configDirectory = directory
         self.adminPort = try FreePort.allocate()
-        self.accessLogPath = self.configDirectory.appendingPathComponent("access.log").path + ".txt"
+        // The access log lives outside the watched directory's config extensions (.yaml/.yml/.json).
+        self.accessLogPath = directory.appendingPathComponent("access.log").path
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        for (name, content) in files { try self.write(name, content) }
         self.process.executableURL = URL(fileURLWithPath: Self.binary)
         self.process.arguments = [
             "run", "--config", self.configDirectory.path, "--admin", "127.0.0.1:\(self.adminPort)",

@@ -147,18 +147,26 @@ private final class BackendHandler: ChannelInboundHandler {
         headers.add(name: "x-backend", value: self.name)
         headers.add(name: "transfer-encoding", value: "chunked")
         context.write(self.wrapOutboundOut(.head(.init(version: .http1_1, status: .ok, headers: headers))), promise: nil)
-        let chunk = ByteBuffer(repeating: UInt8(ascii: "x"), count: 64 * 1024)
-        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        func writeMore(_ remaining: Int) {
-            let (handler, context) = bound.value
-            if remaining <= 0 {
-                context.writeAndFlush(handler.wrapOutboundOut(.end(nil)), promise: nil)
-                return
-            }
-            let size = min(remaining, chunk.readableBytes)
-            context.writeAndFlush(handler.wrapOutboundOut(.body(.byteBuffer(chunk.getSlice(at: 0, length: size)!))))
-                .whenSuccess { writeMore(remaining - size) }
+        self.streamRemaining = count
+        self.writeMore(context: context)
+    }
+
+    private var streamRemaining = 0
+    private static let chunk = ByteBuffer(repeating: UInt8(ascii: "x"), count: 64 * 1024)
+
+    /// Writes the next chunk once the previous one reached the socket (so the backend itself has backpressure).
+    private func writeMore(context: ChannelHandlerContext) {
+        if self.streamRemaining <= 0 {
+            context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
+            return
         }
-        writeMore(count)
+        let size = min(self.streamRemaining, Self.chunk.readableBytes)
+        self.streamRemaining -= size
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        context.writeAndFlush(self.wrapOutboundOut(.body(.byteBuffer(Self.chunk.getSlice(at: 0, length: size)!))))
+            .whenSuccess {
+                let (handler, context) = bound.value
+                handler.writeMore(context: context)
+            }
     }
 }
