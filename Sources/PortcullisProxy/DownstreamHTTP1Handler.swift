@@ -29,13 +29,12 @@ final class DownstreamHTTP1Handler: ChannelInboundHandler, DownstreamConnectionH
     private(set) var remoteIP = "-"
     private(set) var remoteAddress = "-"
     private(set) var localAddress = "-"
-    private var outbound: ByteBuffer
+    private let emptyBuffer = ByteBuffer()
 
     init(worker: Worker, listenerPort: Int, scheme: String) {
         self.worker = worker
         self.listenerPort = listenerPort
         self.scheme = scheme
-        self.outbound = ByteBuffer()
     }
 
     var allocator: ByteBufferAllocator { self.context?.channel.allocator ?? ByteBufferAllocator() }
@@ -102,10 +101,10 @@ final class DownstreamHTTP1Handler: ChannelInboundHandler, DownstreamConnectionH
     func closeGracefully() {
         self.closing = true
         guard let context = self.context else { return }
-        context.writeAndFlush(self.wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).whenComplete {
-            [weak self] _ in
-            self?.context?.close(promise: nil)
-        }
+        context.writeAndFlush(self.wrapOutboundOut(context.channel.allocator.buffer(capacity: 0)))
+            .assumeIsolated().whenComplete { _ in
+                self.context?.close(promise: nil)
+            }
     }
 
     /// Drain (SIGTERM): close now if idle, else after the current response.
@@ -118,7 +117,6 @@ final class DownstreamHTTP1Handler: ChannelInboundHandler, DownstreamConnectionH
 extension DownstreamHTTP1Handler {
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        self.outbound = context.channel.allocator.buffer(capacity: 0)
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -187,8 +185,11 @@ extension DownstreamHTTP1Handler {
     private func processInput() {
         self.processing = true
         defer { self.processing = false }
-        while !self.closing && !self.tunnel, var buffer = self.input, buffer.readableBytes > 0 {
+        while !self.closing && !self.tunnel {
+            // A bodyless request's `.end` comes from an empty buffer, so parse even with no bytes left.
+            var buffer = self.input ?? self.emptyBuffer
             if self.exchange != nil && !self.requestInProgress {
+                if buffer.readableBytes == 0 { return }
                 // A pipelined request waits for the current response; bound what we buffer meanwhile.
                 if buffer.readableBytes > self.worker.services.limits.maxPipelinedBytes && !self.readPausedForPipeline {
                     self.readPausedForPipeline = true

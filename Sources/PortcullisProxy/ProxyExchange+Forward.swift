@@ -159,12 +159,11 @@ extension ProxyExchange {
         let timeout = TimeAmount.nanoseconds(
             Int64(cluster.limits.connectTimeout.components.seconds) * 1_000_000_000
                 + cluster.limits.connectTimeout.components.attoseconds / 1_000_000_000)
-        let bound = NIOLoopBound(self, eventLoop: self.worker.eventLoop)
         let pool = self.worker.pool
         let connect: (SocketAddress) -> Void = { address in
             pool.connect(to: address, endpointKey: key, clusterName: cluster.name, connectTimeout: timeout)
-                .whenComplete { result in
-                    let exchange = bound.value
+                .assumeIsolated().whenComplete { result in
+                    let exchange = self
                     switch result {
                     case .success(let connection):
                         guard exchange.phase == .connecting, exchange.endpointKey == key else {
@@ -182,14 +181,14 @@ extension ProxyExchange {
             connect(address)
         } else {
             self.worker.services.dns.resolve(host: endpoint.address, port: endpoint.port, on: self.worker.eventLoop)
-                .whenComplete { result in
+                .assumeIsolated().whenComplete { result in
                     switch result {
                     case .success(let addresses) where !addresses.isEmpty:
                         connect(addresses[Int.random(in: 0..<addresses.count)])
                     case .success:
-                        bound.value.connectFailed(reason: "dns resolution returned no addresses")
+                        self.connectFailed(reason: "dns resolution returned no addresses")
                     case .failure(let error):
-                        bound.value.connectFailed(reason: "dns resolution failed: \(error)")
+                        self.connectFailed(reason: "dns resolution failed: \(error)")
                     }
                 }
         }

@@ -88,6 +88,7 @@ extension ProxyExchange: UpstreamResponseReceiver {
         }
         self.phase = .responding
         self.responseStarted = true
+        self.record.responseCodeDetails = "via_upstream"
         var buffer = self.downstream.allocator.buffer(capacity: 512)
         HTTP1Serializer.writeResponseHead(status: head.status, reason: head.reason, headers: headers, into: &buffer)
         self.downstream.write(buffer)
@@ -184,7 +185,6 @@ extension ProxyExchange: UpstreamResponseReceiver {
         self.queuedBytes = self.queuedBody.reduce(0) { $0 + $1.readableBytes }
         self.retainedBody = []
         self.retainedBytes = 0
-        let bound = NIOLoopBound(self, eventLoop: self.worker.eventLoop)
         let timeout = TimeAmount.seconds(max(1, cluster.limits.connectTimeout.components.seconds))
         let address = self.worker.socketAddress(ip: endpoint.address, port: endpoint.port)
         guard let address else {
@@ -194,8 +194,8 @@ extension ProxyExchange: UpstreamResponseReceiver {
             return
         }
         self.worker.pool.connect(to: address, endpointKey: key, clusterName: cluster.name, connectTimeout: timeout)
-            .whenComplete { result in
-                let exchange = bound.value
+            .assumeIsolated().whenComplete { result in
+                let exchange = self
                 switch result {
                 case .success(let connection):
                     guard exchange.phase == .connecting else {

@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import PortcullisObservability
 import PortcullisRouting
@@ -147,6 +148,7 @@ final class ProxyExchange {
     }
 
     private func fillRecordFromRequest() {
+        self.record.startTime = Date()
         self.record.method = self.head.method
         self.record.path = self.head.target
         self.record.protocolName = self.head.minorVersion == 0 ? "HTTP/1.0" : "HTTP/1.1"

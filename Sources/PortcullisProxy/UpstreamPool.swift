@@ -37,17 +37,16 @@ final class UpstreamPool {
         let connection = UpstreamConnection(endpointKey: endpointKey, clusterName: clusterName)
         connection.pool = self
         let loop = self.eventLoop
+        let boundConnection = NIOLoopBound(connection, eventLoop: loop)
         let bootstrap = ClientBootstrap(group: loop)
             .connectTimeout(connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     // The initializer runs on `loop`, where `connection` lives.
-                    let handler = NIOLoopBound(connection, eventLoop: loop).value
-                    try channel.pipeline.syncOperations.addHandler(handler)
+                    try channel.pipeline.syncOperations.addHandler(boundConnection.value)
                 }
             }
-        let boundConnection = NIOLoopBound(connection, eventLoop: loop)
         return bootstrap.connect(to: address).flatMapErrorThrowing { error in
             let connection = boundConnection.value
             connection.pool?.connectionClosed(connection)

@@ -140,7 +140,7 @@ public final class WorkerSet: Sendable {
     /// Runs `body` on every worker's loop and waits for all of them.
     public func forEach(_ body: @escaping @Sendable (Worker) -> Void) -> EventLoopFuture<Void>? {
         let futures = self.boxes.values.map { box in
-            box._eventLoop.submit { body(box.value) }
+            box.eventLoop.submit { body(box.value) }
         }
         guard let first = futures.first else { return nil }
         return EventLoopFuture.andAllSucceed(futures, on: first.eventLoop)
@@ -153,7 +153,7 @@ public final class WorkerSet: Sendable {
 
     /// Sum of open downstream connections over all loops.
     public func connectionCount() -> EventLoopFuture<Int>? {
-        let futures = self.boxes.values.map { box in box._eventLoop.submit { box.value.connectionCount } }
+        let futures = self.boxes.values.map { box in box.eventLoop.submit { box.value.connectionCount } }
         guard let first = futures.first else { return nil }
         return EventLoopFuture.reduce(0, futures, on: first.eventLoop, +)
     }

@@ -83,9 +83,9 @@ struct LifecycleIntegrationTests {
         let (gateway, port) = try await self.start(backend: backend)
         defer { _ = gateway.stop() }
         // Load: curl keeps one keep-alive connection busy with 3000 sequential requests while we reload.
-        let urls = Array(repeating: "http://127.0.0.1:\(port)/x", count: 3000)
+        let urls = (0..<3000).flatMap { _ in ["-o", "/dev/null", "http://127.0.0.1:\(port)/x"] }
         let load = Task.detached {
-            try Command.run("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}\\n"] + urls)
+            try Command.run("/usr/bin/curl", ["-s", "-w", "%{http_code}\\n"] + urls)
         }
         for i in 0..<5 {
             try gateway.write("vs.yaml", Self.routes(prefix: "reload\(i)"))

@@ -72,8 +72,8 @@ struct ResilienceIntegrationTests {
         let backend = try await RecordingBackend.start()
         let (gateway, port) = try await self.start(endpointPorts: [backend.port])
         defer { _ = gateway.stop() }
-        let urls = Array(repeating: "http://127.0.0.1:\(port)/k", count: 20)
-        let (_, out, _) = try Command.run("/usr/bin/curl", ["-s", "-w", "%{http_code}\\n", "-o", "/dev/null"] + urls)
+        let urls = (0..<20).flatMap { _ in ["-o", "/dev/null", "http://127.0.0.1:\(port)/k"] }
+        let (_, out, _) = try Command.run("/usr/bin/curl", ["-s", "-w", "%{http_code}\\n"] + urls)
         #expect(out.split(separator: "\n").allSatisfy { $0 == "200" })
         let forwarded = backend.recorded.components(separatedBy: "GET /k HTTP/1.1").count - 1
         #expect(forwarded == 20)

@@ -139,9 +139,9 @@ struct RoutingIntegrationTests {
         let (gateway, port, _) = try await self.start(routes: Self.bookinfoRoutes)
         defer { _ = gateway.stop() }
         let n = 1000
-        let urls = Array(repeating: "http://127.0.0.1:\(port)/reviews/1", count: n)
+        let urls = (0..<n).flatMap { _ in ["-o", "/dev/null", "http://127.0.0.1:\(port)/reviews/1"] }
         let (_, out, _) = try Command.run(
-            "/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%header{x-backend}\\n"] + urls)
+            "/usr/bin/curl", ["-s", "-w", "%header{x-backend}\\n"] + urls)
         let lines = out.split(separator: "\n")
         #expect(lines.count == n)
         let v1 = lines.filter { $0 == "reviews-v1" }.count

@@ -60,7 +60,7 @@ final class AdminHandler: ChannelInboundHandler {
                     promise: nil)
             }
             let keepAlive = head.isKeepAlive
-            context.writeAndFlush(self.wrapOutboundOut(.end(nil))).whenComplete { _ in
+            context.writeAndFlush(self.wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
                 if !keepAlive { context.close(promise: nil) }
             }
         }
