@@ -27,7 +27,7 @@ public struct SnapshotBuilder: Sendable {
         diagnostics += compiled.diagnostics
         let clusters = ClusterCatalog.build(
             config: loaded.config, keys: compiled.table.clusterKeys, gatewayNamespace: self.options.gatewayNamespace,
-            domain: self.options.domain)
+            domain: self.options.domain, workloadLabels: self.options.gatewayLabels)
         diagnostics += clusters.diagnostics
         if diagnostics.contains(where: { $0.severity == .error }) {
             return Outcome(snapshot: nil, diagnostics: diagnostics)

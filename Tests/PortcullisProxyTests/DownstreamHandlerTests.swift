@@ -1,0 +1,162 @@
+import NIOCore
+import NIOEmbedded
+import NIOPosix
+import PortcullisModel
+import PortcullisObservability
+import PortcullisRouting
+import PortcullisUpstream
+import Testing
+
+@testable import PortcullisProxy
+
+/// The downstream handler on an `EmbeddedChannel`, with routes compiled from inline YAML: local replies,
+/// framing errors, pipelining and keep-alive, all without sockets.
+struct DownstreamHandlerTests {
+    static let yaml = """
+        apiVersion: networking.istio.io/v1
+        kind: Gateway
+        metadata: {name: gw, namespace: istio-system}
+        spec:
+          servers:
+          - port: {number: 8080, name: http, protocol: HTTP}
+            hosts: ["*"]
+          - port: {number: 8080, name: http-secure, protocol: HTTP}
+            hosts: ["secure.example.com"]
+            tls: {httpsRedirect: true}
+        ---
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata: {name: vs, namespace: istio-system}
+        spec:
+          hosts: ["*"]
+          gateways: [gw]
+          http:
+          - match: [{uri: {exact: /hello}}]
+            directResponse: {status: 200, body: {string: "hi"}}
+            headers: {response: {set: {x-from: vs}}}
+          - match: [{uri: {prefix: /old/}}]
+            redirect: {prefixRewrite: /new/}
+          - match: [{uri: {exact: /nowhere}}]
+            route: [{destination: {host: missing.example.com}}]
+        """
+
+    /// A channel whose handler serves port 8080 of the compiled YAML.
+    private func makeChannel() throws -> EmbeddedChannel {
+        let loaded = ConfigLoader().load(yaml: Self.yaml)
+        #expect(loaded.errors.isEmpty)
+        let routing = RouteCompiler.compile(loaded.config, options: RoutingOptions())
+        let clusters = ClusterCatalog.build(
+            config: loaded.config, keys: routing.table.clusterKeys, gatewayNamespace: "istio-system")
+        let snapshot = GatewaySnapshot(
+            version: "test", config: loaded.config, routing: routing.table, clusters: clusters.catalog)
+        let loop = EmbeddedEventLoop()
+        let services = ProxyServices(
+            metrics: GatewayMetrics(gatewayName: "test", namespace: "istio-system"),
+            accessLog: try AccessLogger(destination: .off, format: .text),
+            dns: DNSCache(threadPool: NIOThreadPool.singleton))
+        let worker = Worker(eventLoop: loop, services: services)
+        worker.install(snapshot)
+        let channel = EmbeddedChannel(
+            handler: DownstreamHTTP1Handler(worker: worker, listenerPort: 8080, scheme: "http"), loop: loop)
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1234)).wait()
+        return channel
+    }
+
+    private func send(_ channel: EmbeddedChannel, _ text: String) throws -> String {
+        try channel.writeInbound(ByteBuffer(string: text))
+        var out = ""
+        while var buffer = try channel.readOutbound(as: ByteBuffer.self) {
+            out += buffer.readString(length: buffer.readableBytes) ?? ""
+        }
+        return out
+    }
+
+    @Test func unknownPathIs404WithEmptyBodyAndKeepsTheConnection() throws {
+        let channel = try self.makeChannel()
+        let out = try self.send(channel, "GET /missing HTTP/1.1\r\nHost: a.example.com\r\n\r\n")
+        #expect(out.hasPrefix("HTTP/1.1 404 Not Found\r\n"))
+        #expect(out.contains("content-length: 0\r\n"))
+        #expect(out.contains("server: portcullis\r\n"))
+        #expect(channel.isActive)
+    }
+
+    @Test func directResponseCarriesBodyTypeAndRouteHeaders() throws {
+        let channel = try self.makeChannel()
+        let out = try self.send(channel, "GET /hello HTTP/1.1\r\nHost: a\r\n\r\n")
+        #expect(out.hasPrefix("HTTP/1.1 200 OK\r\n"))
+        #expect(out.contains("content-type: text/plain\r\n"))
+        #expect(out.contains("x-from: vs\r\n"))
+        #expect(out.hasSuffix("\r\n\r\nhi"))
+    }
+
+    @Test func headRequestGetsHeadersWithoutBody() throws {
+        let channel = try self.makeChannel()
+        let out = try self.send(channel, "HEAD /hello HTTP/1.1\r\nHost: a\r\n\r\n")
+        #expect(out.contains("content-length: 2\r\n"))
+        #expect(out.hasSuffix("\r\n\r\n"))
+    }
+
+    @Test func redirectReplacesThePrefixAndKeepsTheQuery() throws {
+        let channel = try self.makeChannel()
+        let out = try self.send(channel, "GET /old/a?b=1 HTTP/1.1\r\nHost: shop.example.com:8080\r\n\r\n")
+        #expect(out.hasPrefix("HTTP/1.1 301 Moved Permanently\r\n"))
+        #expect(out.contains("location: http://shop.example.com:8080/new/a?b=1\r\n"))
+    }
+
+    @Test func httpsRedirectKeepsHostAndPath() throws {
+        let channel = try self.makeChannel()
+        let out = try self.send(channel, "GET /x?y HTTP/1.1\r\nHost: secure.example.com\r\n\r\n")
+        #expect(out.hasPrefix("HTTP/1.1 301 "))
+        #expect(out.contains("location: https://secure.example.com/x?y\r\n"))
+    }
+
+    @Test func routeToUnknownHostIs503NoCluster() throws {
+        let channel = try self.makeChannel()
+        let out = try self.send(channel, "GET /nowhere HTTP/1.1\r\nHost: a\r\n\r\n")
+        #expect(out.hasPrefix("HTTP/1.1 503 Service Unavailable\r\n"))
+        #expect(out.contains("content-length: 0\r\n"))
+    }
+
+    @Test func http10Gets426AndClose() throws {
+        let channel = try self.makeChannel()
+        let out = try self.send(channel, "GET /hello HTTP/1.0\r\nHost: a\r\n\r\n")
+        #expect(out.hasPrefix("HTTP/1.1 426 Upgrade Required\r\n"))
+        #expect(out.contains("connection: close\r\n"))
+    }
+
+    @Test func malformedRequestGets400AndTheConnectionCloses() throws {
+        let channel = try self.makeChannel()
+        let out = try self.send(
+            channel, "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n")
+        #expect(out.hasPrefix("HTTP/1.1 400 Bad Request\r\n"))
+        #expect(out.contains("connection: close\r\n"))
+        #expect(!channel.isActive)
+    }
+
+    @Test func pipelinedRequestsAreAnsweredInOrder() throws {
+        let channel = try self.makeChannel()
+        let out = try self.send(
+            channel,
+            "GET /hello HTTP/1.1\r\nHost: a\r\n\r\nGET /missing HTTP/1.1\r\nHost: a\r\n\r\nGET /old/z HTTP/1.1\r\nHost: a\r\n\r\n")
+        let statuses = out.components(separatedBy: "HTTP/1.1 ").dropFirst().map { $0.prefix(3) }
+        #expect(statuses == ["200", "404", "301"])
+    }
+
+    @Test func unreadSmallBodyIsDrainedAndTheNextRequestStillParses() throws {
+        let channel = try self.makeChannel()
+        let out = try self.send(
+            channel,
+            "POST /missing HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nGET /hello HTTP/1.1\r\nHost: a\r\n\r\n")
+        // The 5 body bytes ("GET /") are the first request's body, never a request of their own.
+        let statuses = out.components(separatedBy: "HTTP/1.1 ").dropFirst().map { $0.prefix(3) }
+        #expect(statuses == ["404", "400"])
+        #expect(!channel.isActive)
+    }
+
+    @Test func unreadLargeBodyClosesTheConnectionAfterTheReply() throws {
+        let channel = try self.makeChannel()
+        let out = try self.send(channel, "POST /missing HTTP/1.1\r\nHost: a\r\nContent-Length: 1000000\r\n\r\nabc")
+        #expect(out.hasPrefix("HTTP/1.1 404 "))
+        #expect(out.contains("connection: close\r\n"))
+    }
+}
