@@ -8,22 +8,22 @@ extension ProxyExchange {
     func forward(
         _ forward: ForwardAction, route: Route, matcher: RouteMatcher?, path: String, query: Substring?, host: String
     ) {
-        let destination = forward.pick(UInt64.random(in: 0...UInt64.max))
+        let destination = forward.pick(self.worker.random.next())
         self.destination = destination
-        self.record.upstreamCluster = destination.cluster.description
-        self.record.destinationService = destination.cluster.host
-        let hostParts = destination.cluster.host.split(separator: ".")
-        if hostParts.count >= 2 {
-            self.record.destinationServiceName = String(hostParts[0])
-            self.record.destinationServiceNamespace = String(hostParts[1])
-        }
         self.record.destinationVersion = destination.cluster.subset
+        self.record.destinationService = destination.cluster.host
         guard let snapshot = self.snapshot, let cluster = snapshot.clusters[destination.cluster] else {
+            self.record.upstreamCluster = destination.cluster.description
             self.record.responseFlags.insert(.noClusterFound)
             self.sendLocalReply(status: 503, body: nil, details: "cluster_not_found")
             return
         }
         self.cluster = cluster
+        let runtime = self.worker.runtime(for: cluster)
+        self.runtime = runtime
+        self.record.upstreamCluster = cluster.name
+        self.record.destinationServiceName = runtime.serviceName
+        self.record.destinationServiceNamespace = runtime.serviceNamespace
         if cluster.endpoints.isEmpty {
             self.record.responseFlags.insert(.noHealthyUpstream)
             self.sendLocalReply(status: 503, text: LocalReply.noHealthyUpstream, details: "no_healthy_upstream")
@@ -90,28 +90,26 @@ extension ProxyExchange {
         let connectionTokens = HeaderPolicy.connectionTokens(self.head.headers)
         var forwardedFor: String?
         var requestID: String?
-        let internalPeer = HeaderPolicy.isInternal(self.downstream.remoteIP)
         for index in 0..<self.head.headers.count {
             let (name, value) = self.head.headers[index]
-            let lower = name.lowercased()
-            if HeaderPolicy.isHopByHop(lower) || lower == "host" || lower == "expect" { continue }
-            if lower.hasPrefix("x-envoy-") || lower == "x-forwarded-proto" { continue }
-            if !connectionTokens.isEmpty && connectionTokens.contains(lower) { continue }
-            if lower == "x-forwarded-for" {
+            switch HeaderPolicy.requestRole(name) {
+            case .drop:
+                continue
+            case .forwardedFor:
                 forwardedFor = forwardedFor.map { $0 + "," + value } ?? value
-                continue
+            case .requestID:
+                // Envoy keeps an internal caller's id and replaces an external one (§8.10).
+                if requestID == nil && HeaderPolicy.isInternal(self.downstream.remoteIP) { requestID = value }
+            case .forward:
+                if !connectionTokens.isEmpty && connectionTokens.contains(name.lowercased()) { continue }
+                headers.add(name, value)
             }
-            if lower == "x-request-id" {
-                if internalPeer && requestID == nil { requestID = value }
-                continue
-            }
-            headers.add(name, value)
         }
         let peer = self.downstream.remoteIP
         let xff = forwardedFor.map { "\($0),\(peer)" } ?? peer
         headers.add("x-forwarded-for", xff)
         headers.add("x-forwarded-proto", self.downstream.scheme)
-        let id = requestID ?? RequestID.make()
+        let id = requestID ?? RequestID.make(&self.worker.random)
         headers.add("x-request-id", id)
         self.record.xForwardedFor = forwardedFor
         self.record.requestId = id
@@ -124,22 +122,23 @@ extension ProxyExchange {
 
     /// One attempt: pick an endpoint, reuse an idle connection or open one.
     func attempt() {
-        guard let cluster = self.cluster, self.phase == .connecting else { return }
-        let balancer = self.worker.balancer(for: cluster)
+        guard let cluster = self.cluster, let runtime = self.runtime, self.phase == .connecting else { return }
         let endpoints = cluster.endpoints
+        let keys = runtime.endpointKeys
         let worker = self.worker
         let tried = self.triedEndpoints
         guard
-            let index = balancer.pick(
-                active: { worker.activeRequests(endpointKey: endpoints[$0].description) },
-                excluded: { tried.contains($0) })
+            let index = runtime.balancer.pick(
+                active: { worker.activeRequests(endpointKey: keys[$0]) },
+                ejected: { _ in false },
+                tried: { tried.contains($0) })
         else {
             self.record.responseFlags.insert(.noHealthyUpstream)
             self.sendLocalReply(status: 503, text: LocalReply.noHealthyUpstream, details: "no_healthy_upstream")
             return
         }
         let endpoint = endpoints[index]
-        let key = endpoint.description
+        let key = keys[index]
         self.endpointIndex = index
         self.endpointKey = key
         self.worker.requestStarted(endpointKey: key, cluster: cluster.name)
@@ -156,9 +155,7 @@ extension ProxyExchange {
                 extraHeaders: [("x-envoy-overloaded", "true")])
             return
         }
-        let timeout = TimeAmount.nanoseconds(
-            Int64(cluster.limits.connectTimeout.components.seconds) * 1_000_000_000
-                + cluster.limits.connectTimeout.components.attoseconds / 1_000_000_000)
+        let timeout = TimeAmount.nanoseconds(runtime.connectTimeout.nanoseconds)
         let pool = self.worker.pool
         let connect: (SocketAddress) -> Void = { address in
             pool.connect(to: address, endpointKey: key, clusterName: cluster.name, connectTimeout: timeout)

@@ -33,19 +33,17 @@ extension ProxyExchange: UpstreamResponseReceiver {
         var headers = HTTPHeaderList()
         let connectionTokens = HeaderPolicy.connectionTokens(head.headers)
         let switching = head.status == 101 && self.head.isUpgrade
+        let keepLength = self.head.method == "HEAD" || head.status == 304
+        var hasDate = false
         for index in 0..<head.headers.count {
             let (name, value) = head.headers[index]
-            let lower = name.lowercased()
-            if lower == "server" { continue }
-            if HeaderPolicy.isHopByHop(lower) {
-                let keep = (lower == "content-length" && (self.head.method == "HEAD" || head.status == 304))
-                    || (switching && (lower == "upgrade"))
-                if !keep { continue }
-            }
-            if !connectionTokens.isEmpty && connectionTokens.contains(lower) { continue }
+            let role = HeaderPolicy.responseRole(name)
+            if role.drop && !(role.isContentLength && keepLength) && !(role.isUpgrade && switching) { continue }
+            if !connectionTokens.isEmpty && connectionTokens.contains(name.lowercased()) { continue }
+            if !hasDate && name.utf8.count == 4 && name.lowercased() == "date" { hasDate = true }
             headers.add(name, value)
         }
-        if !headers.contains("date") { headers.add("date", self.worker.httpDate) }
+        if !hasDate { headers.add("date", self.worker.httpDate) }
         headers.add("server", self.worker.services.serverName)
         headers.add("x-envoy-upstream-service-time", String(upstreamTime))
         if let route = self.route, let destination = self.destination {
@@ -124,13 +122,11 @@ extension ProxyExchange: UpstreamResponseReceiver {
         self.downstream.flush()
         if let connection = self.connection {
             self.connection = nil
-            let limits = self.cluster?.limits
-            let perConnection = limits?.maxRequestsPerConnection ?? 0
+            let perConnection = self.cluster?.limits.maxRequestsPerConnection ?? 0
             let reusable = self.releaseConnectionOnEnd && self.requestComplete
                 && (perConnection == 0 || connection.requestCount < perConnection)
-            if reusable, let limits {
-                let idle = limits.idleTimeout.components
-                self.worker.pool.release(connection, idleTimeout: .seconds(max(1, idle.seconds)))
+            if reusable, let runtime = self.runtime {
+                self.worker.pool.release(connection, idleTimeout: .seconds(runtime.idleTimeoutSeconds))
             } else {
                 connection.close()
             }

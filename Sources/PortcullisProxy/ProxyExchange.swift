@@ -32,6 +32,7 @@ final class ProxyExchange {
     var route: Route?
     var destination: WeightedDestination?
     var cluster: Cluster?
+    var runtime: ClusterRuntime?
     /// Serialized upstream request head, reused by retries.
     var upstreamHead: ByteBuffer?
     var upstreamChunked = false

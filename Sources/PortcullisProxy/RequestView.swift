@@ -39,7 +39,7 @@ extension RequestView {
             }
             if rest.first == "?" { rest = "/" + rest }
         }
-        if rest.contains("#") { return nil }
+        if rest.utf8.contains(UInt8(ascii: "#")) { return nil }
         let path: Substring
         let query: Substring?
         if let q = rest.firstIndex(of: "?") {

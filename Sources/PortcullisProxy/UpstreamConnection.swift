@@ -43,7 +43,8 @@ final class UpstreamConnection: ChannelInboundHandler {
     private(set) var requestCount = 0
     /// Whether a response is in progress (the connection is checked out).
     private(set) var inUse = false
-    var idleTimer: Scheduled<Void>?
+    /// When an idle connection expires (set by the pool on release).
+    var idleDeadline = NIODeadline.distantFuture
     weak var pool: UpstreamPool?
 
     init(endpointKey: String, clusterName: String) {
@@ -62,8 +63,6 @@ final class UpstreamConnection: ChannelInboundHandler {
 
     /// Checks the connection out for one request.
     func begin(method: String, receiver: UpstreamResponseReceiver) {
-        self.idleTimer?.cancel()
-        self.idleTimer = nil
         self.parser.expectResponse(toMethod: method)
         self.receiver = receiver
         self.sawHead = false
@@ -160,7 +159,6 @@ extension UpstreamConnection {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        self.idleTimer?.cancel()
         self.pool?.connectionClosed(self)
         guard let receiver = self.receiver else { return }
         self.receiver = nil

@@ -10,6 +10,9 @@ final class UpstreamPool {
     private var idle: [String: [UpstreamConnection]] = [:]
     /// Open connections per cluster name, for `maxConnections`.
     private var openPerCluster: [String: Int] = [:]
+    /// One sweep closes expired idle connections, instead of a timer per connection and request (a scheduled task
+    /// per release showed up in profiles).
+    private var sweep: Scheduled<Void>?
 
     init(eventLoop: EventLoop) {
         self.eventLoop = eventLoop
@@ -22,8 +25,6 @@ final class UpstreamPool {
     func checkoutIdle(endpointKey: String) -> UpstreamConnection? {
         while var list = self.idle[endpointKey], let connection = list.popLast() {
             self.idle[endpointKey] = list.isEmpty ? nil : list
-            connection.idleTimer?.cancel()
-            connection.idleTimer = nil
             if connection.isActive { return connection }
         }
         return nil
@@ -58,11 +59,29 @@ final class UpstreamPool {
     func release(_ connection: UpstreamConnection, idleTimeout: TimeAmount) {
         connection.finish()
         guard connection.isActive else { return }
+        connection.idleDeadline = .now() + idleTimeout
         self.idle[connection.endpointKey, default: []].append(connection)
-        let bound = NIOLoopBound(connection, eventLoop: self.eventLoop)
-        connection.idleTimer = self.eventLoop.scheduleTask(in: idleTimeout) {
-            bound.value.close()
+        if self.sweep == nil { self.scheduleSweep() }
+    }
+
+    private func scheduleSweep() {
+        let bound = NIOLoopBound(self, eventLoop: self.eventLoop)
+        self.sweep = self.eventLoop.scheduleTask(in: .seconds(1)) {
+            bound.value.sweepIdle()
         }
+    }
+
+    private func sweepIdle() {
+        self.sweep = nil
+        let now = NIODeadline.now()
+        var expired: [UpstreamConnection] = []
+        for (key, list) in self.idle {
+            let keep = list.filter { $0.idleDeadline > now && $0.isActive }
+            expired += list.filter { $0.idleDeadline <= now }
+            self.idle[key] = keep.isEmpty ? nil : keep
+        }
+        for connection in expired { connection.close() }
+        if !self.idle.isEmpty { self.scheduleSweep() }
     }
 
     /// Called once when a connection's channel goes away (or never connected).
@@ -86,6 +105,8 @@ final class UpstreamPool {
     func closeIdle() {
         let all = self.idle.values.flatMap { $0 }
         self.idle.removeAll()
+        self.sweep?.cancel()
+        self.sweep = nil
         for connection in all { connection.close() }
     }
 }

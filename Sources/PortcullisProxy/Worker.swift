@@ -15,7 +15,9 @@ public final class Worker {
     /// The snapshot new requests use; replaced by `install`.
     public private(set) var snapshot: GatewaySnapshot?
     let pool: UpstreamPool
-    private var balancers: [ClusterKey: (cluster: ObjectIdentifier, balancer: LoadBalancer)] = [:]
+    private var runtimes: [ClusterKey: ClusterRuntime] = [:]
+    /// The loop's own generator for weighted picks and request ids (no system call per request).
+    var random = LoadBalancerRandom()
     /// Requests in flight per endpoint key, for LEAST_REQUEST.
     private var active: [String: Int] = [:]
     /// Requests in flight per cluster, for `http2MaxRequests`.
@@ -36,18 +38,17 @@ public final class Worker {
     public func install(_ snapshot: GatewaySnapshot) {
         self.snapshot = snapshot
         self.addressCache.removeAll(keepingCapacity: true)
-        self.balancers = self.balancers.filter { key, value in
-            snapshot.clusters[key].map { ObjectIdentifier($0) == value.cluster } ?? false
+        self.runtimes = self.runtimes.filter { key, value in
+            snapshot.clusters[key].map { $0 === value.cluster } ?? false
         }
     }
 
-    func balancer(for cluster: Cluster) -> LoadBalancer {
-        if let entry = self.balancers[cluster.key], entry.cluster == ObjectIdentifier(cluster) {
-            return entry.balancer
-        }
-        let balancer = LoadBalancer(kind: cluster.loadBalancer, weights: cluster.endpoints.map(\.weight))
-        self.balancers[cluster.key] = (ObjectIdentifier(cluster), balancer)
-        return balancer
+    /// This loop's state for `cluster`, created on first use and kept while the cluster object is unchanged.
+    func runtime(for cluster: Cluster) -> ClusterRuntime {
+        if let runtime = self.runtimes[cluster.key], runtime.cluster === cluster { return runtime }
+        let runtime = ClusterRuntime(cluster: cluster)
+        self.runtimes[cluster.key] = runtime
+        return runtime
     }
 
     func activeRequests(endpointKey: String) -> Int { self.active[endpointKey, default: 0] }

@@ -1,0 +1,36 @@
+import PortcullisUpstream
+
+/// One event loop's view of a cluster: its load balancer and everything per request that can be computed once
+/// (endpoint keys, metric label values, timeouts as `TimeAmount`).
+final class ClusterRuntime {
+    let cluster: Cluster
+    let balancer: LoadBalancer
+    /// `ip:port` per endpoint index, the pool and in-flight keys.
+    let endpointKeys: [String]
+    let serviceName: String?
+    let serviceNamespace: String?
+    let connectTimeout: TimeAmountValue
+    let idleTimeoutSeconds: Int64
+
+    init(cluster: Cluster) {
+        self.cluster = cluster
+        self.balancer = cluster.makeLoadBalancer()
+        self.endpointKeys = cluster.endpoints.map(\.description)
+        let parts = cluster.key.host.split(separator: ".")
+        self.serviceName = parts.count >= 2 ? String(parts[0]) : nil
+        self.serviceNamespace = parts.count >= 2 ? String(parts[1]) : nil
+        let c = cluster.limits.connectTimeout.components
+        self.connectTimeout = TimeAmountValue(nanoseconds: c.seconds * 1_000_000_000 + c.attoseconds / 1_000_000_000)
+        let idle = cluster.limits.idleTimeout.components.seconds
+        // `0s` means "never close idle connections" (Istio); one day stands in for never.
+        self.idleTimeoutSeconds = idle <= 0 ? 86_400 : idle
+    }
+}
+
+/// A duration in nanoseconds (kept free of NIO so this file stays about config values).
+struct TimeAmountValue {
+    let nanoseconds: Int64
+}
+
+@available(*, unavailable)
+extension ClusterRuntime: Sendable {}
