@@ -214,7 +214,7 @@ extension ProxyExchange {
     }
 
     /// Envoy's retry back-off: 25 ms base, exponential with full jitter, capped at 10× the base.
-    private func scheduleRetry() {
+    func scheduleRetry() {
         if let cluster = self.cluster, self.triedEndpoints.count >= cluster.endpoints.count {
             // Every endpoint was tried: allow them all again (previous-hosts is a preference, not a ban).
             self.triedEndpoints.removeAll()

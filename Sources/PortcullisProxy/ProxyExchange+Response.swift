@@ -23,10 +23,20 @@ extension ProxyExchange: UpstreamResponseReceiver {
         }
         if self.requestComplete { self.writeEndUpstream(to: connection) }
         connection.flush()
+        self.armPerTryTimeout()
     }
 
     func upstreamHead(_ head: HTTP1ResponseHead) {
         guard self.phase == .awaitingResponse else { return }
+        self.perTryTask?.cancel()
+        self.perTryTask = nil
+        if let policy = self.route?.retry, head.status != 101, Self.isRetriable(status: head.status, policy: policy) {
+            if self.canRetry {
+                self.retryAttempt()
+                return
+            }
+            if self.retriesDone > 0 { self.record.responseFlags.insert(.upstreamRetryLimitExceeded) }
+        }
         self.responseStatus = head.status
         let upstreamTime = self.upstreamStart.map { Int((NIODeadline.now() - $0).nanoseconds / 1_000_000) } ?? 0
         self.record.upstreamServiceTimeMs = upstreamTime
@@ -79,7 +89,9 @@ extension ProxyExchange: UpstreamResponseReceiver {
         case .none:
             if !bodyless && head.status >= 200 { headers.add("content-length", "0") }
         }
-        if !head.keepAlive { self.releaseConnectionOnEnd = false }
+        // An upstream that saw an Upgrade request may have left HTTP/1.1 parsing even when it refused the upgrade
+        // (NIO's decoder does): never reuse that connection.
+        if !head.keepAlive || self.head.isUpgrade { self.releaseConnectionOnEnd = false }
         if self.downstream.mustCloseAfterResponse(requestKeepAlive: self.head.keepAlive) {
             self.keepAliveAfterResponse = false
             headers.set("connection", "close")
@@ -146,6 +158,10 @@ extension ProxyExchange: UpstreamResponseReceiver {
                 case .resetBeforeHeaders = failure
             {
                 self.resendOnFreshConnection()
+                return
+            }
+            if case .resetBeforeHeaders = failure, self.route?.retry.retryOnReset == true, self.canRetry {
+                self.retryAttempt()
                 return
             }
             self.record.responseFlags.insert(.upstreamConnectionTermination)

@@ -57,6 +57,7 @@ final class ProxyExchange {
     var retriesDone = 0
     var upstreamStart: NIODeadline?
     var timeoutTask: Scheduled<Void>?
+    var perTryTask: Scheduled<Void>?
 
     // Response state.
     var responseStarted = false
@@ -144,6 +145,12 @@ final class ProxyExchange {
                 status: redirect.code, body: nil, details: "redirect", extraHeaders: [("location", location)],
                 responseMutation: route.responseHeaders)
         case .forward(let forward):
+            if let fault = route.fault {
+                let proceed = self.applyFault(fault) { [unowned self] in
+                    self.forward(forward, route: route, matcher: matcher, path: path, query: query, host: host)
+                }
+                if !proceed { return }
+            }
             self.forward(forward, route: route, matcher: matcher, path: path, query: query, host: host)
         }
     }
@@ -257,6 +264,8 @@ final class ProxyExchange {
         self.phase = .finished
         self.timeoutTask?.cancel()
         self.timeoutTask = nil
+        self.perTryTask?.cancel()
+        self.perTryTask = nil
         if let key = self.endpointKey, let cluster = self.cluster {
             self.worker.requestEnded(endpointKey: key, cluster: cluster.name)
         }

@@ -22,7 +22,8 @@ final class RecordingBackend: Sendable {
         self.accepted = accepted
     }
 
-    static func start() async throws -> RecordingBackend {
+    /// `status` is what every request gets (200 with body `ok`, or an empty response with another code).
+    static func start(status: Int = 200) async throws -> RecordingBackend {
         let sink = NIOLockedValueBox<[UInt8]>([])
         let accepted = NIOLockedValueBox(0)
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -30,7 +31,7 @@ final class RecordingBackend: Sendable {
             .childChannelInitializer { channel in
                 accepted.withLockedValue { $0 += 1 }
                 return channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(RecordingHandler(sink: sink))
+                    try channel.pipeline.syncOperations.addHandler(RecordingHandler(sink: sink, status: status))
                 }
             }
             .bind(host: "127.0.0.1", port: 0).get()
@@ -46,10 +47,12 @@ private final class RecordingHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
     let sink: NIOLockedValueBox<[UInt8]>
+    let status: Int
     var pending: [UInt8] = []
 
-    init(sink: NIOLockedValueBox<[UInt8]>) {
+    init(sink: NIOLockedValueBox<[UInt8]>, status: Int) {
         self.sink = sink
+        self.status = status
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -60,7 +63,9 @@ private final class RecordingHandler: ChannelInboundHandler {
         // Answer once per complete head (bodies are small in these tests and counted by the recorder only).
         while let end = self.pending.firstRange(of: Array("\r\n\r\n".utf8)) {
             self.pending.removeSubrange(0..<end.upperBound)
-            let response = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"
+            let response = self.status == 200
+                ? "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"
+                : "HTTP/1.1 \(self.status) Failing\r\ncontent-length: 0\r\n\r\n"
             context.writeAndFlush(self.wrapOutboundOut(ByteBuffer(string: response)), promise: nil)
         }
     }
