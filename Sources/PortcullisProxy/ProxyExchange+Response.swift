@@ -65,6 +65,7 @@ extension ProxyExchange: UpstreamResponseReceiver {
                 HeaderPolicy.apply(destination.responseHeaders, to: &headers)
             }
         }
+        for (name, value) in self.corsResponseHeaders { headers.set(name, value) }
         if switching {
             headers.add("connection", "upgrade")
             self.phase = .tunneling

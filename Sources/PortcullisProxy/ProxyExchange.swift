@@ -67,6 +67,8 @@ final class ProxyExchange {
     var keepAliveAfterResponse = true
     /// The upstream response allows reusing its connection.
     var releaseConnectionOnEnd = true
+    /// CORS headers added to the response of an allowed cross-origin request.
+    var corsResponseHeaders: [(String, String)] = []
 
     init(downstream: DownstreamHTTP1Handler, head: HTTP1RequestHead) {
         self.downstream = downstream
@@ -133,6 +135,7 @@ final class ProxyExchange {
         self.route = route
         self.record.routeName = route.name.isEmpty ? nil : route.name
         let matcher = match.matchIndex.map { route.matches[$0] }
+        if let cors = route.cors, self.handleCORS(cors) { return }
         switch route.action {
         case .directResponse(let status, let body):
             self.sendLocalReply(
@@ -237,6 +240,7 @@ final class ProxyExchange {
     ) {
         var headers = LocalReply.headers(status: status, body: body, extraHeaders: extraHeaders, worker: self.worker)
         HeaderPolicy.apply(responseMutation, to: &headers)
+        for (name, value) in self.corsResponseHeaders { headers.set(name, value) }
         if self.downstream.mustCloseAfterResponse(requestKeepAlive: self.head.keepAlive && self.keepAliveAfterResponse)
         {
             self.keepAliveAfterResponse = false

@@ -38,6 +38,15 @@ struct DownstreamHandlerTests {
             redirect: {prefixRewrite: /new/}
           - match: [{uri: {exact: /nowhere}}]
             route: [{destination: {host: missing.example.com}}]
+          - match: [{uri: {prefix: /api}}]
+            directResponse: {status: 200, body: {string: "api"}}
+            corsPolicy:
+              allowOrigins: [{exact: "https://app.example.com"}, {regex: "https://.*\\\\.trusted\\\\.org"}]
+              allowMethods: [GET, POST]
+              allowHeaders: [x-token]
+              exposeHeaders: [x-trace]
+              maxAge: 24h
+              allowCredentials: true
         """
 
     /// A channel whose handler serves port 8080 of the compiled YAML.
@@ -158,5 +167,30 @@ struct DownstreamHandlerTests {
         let out = try self.send(channel, "POST /missing HTTP/1.1\r\nHost: a\r\nContent-Length: 1000000\r\n\r\nabc")
         #expect(out.hasPrefix("HTTP/1.1 404 "))
         #expect(out.contains("connection: close\r\n"))
+    }
+
+    @Test func corsPreflightFromAnAllowedOriginIsAnsweredLocally() throws {
+        let channel = try self.makeChannel()
+        let out = try self.send(
+            channel,
+            "OPTIONS /api/x HTTP/1.1\r\nHost: a\r\nOrigin: https://app.example.com\r\n"
+                + "Access-Control-Request-Method: POST\r\n\r\n")
+        #expect(out.hasPrefix("HTTP/1.1 200 OK\r\n"))
+        #expect(out.contains("access-control-allow-origin: https://app.example.com\r\n"))
+        #expect(out.contains("access-control-allow-methods: GET,POST\r\n"))
+        #expect(out.contains("access-control-allow-headers: x-token\r\n"))
+        #expect(out.contains("access-control-max-age: 86400\r\n"))
+        #expect(out.contains("access-control-allow-credentials: true\r\n"))
+    }
+
+    @Test func corsEchoesOnlyAllowedOrigins() throws {
+        let channel = try self.makeChannel()
+        let allowed = try self.send(
+            channel, "GET /api/x HTTP/1.1\r\nHost: a\r\nOrigin: https://eu.trusted.org\r\n\r\n")
+        #expect(allowed.contains("access-control-allow-origin: https://eu.trusted.org\r\n"))
+        #expect(allowed.contains("access-control-expose-headers: x-trace\r\n"))
+        let denied = try self.send(channel, "GET /api/x HTTP/1.1\r\nHost: a\r\nOrigin: https://evil.example\r\n\r\n")
+        #expect(denied.hasPrefix("HTTP/1.1 200 "))
+        #expect(!denied.contains("access-control-allow-origin"))
     }
 }
