@@ -24,6 +24,7 @@ extension ProxyExchange: UpstreamResponseReceiver {
         if self.requestComplete { self.writeEndUpstream(to: connection) }
         connection.flush()
         self.armPerTryTimeout()
+        if self.requestComplete { self.startMirrorsOnce() }
     }
 
     func upstreamHead(_ head: HTTP1ResponseHead) {

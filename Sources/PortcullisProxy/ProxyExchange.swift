@@ -69,6 +69,7 @@ final class ProxyExchange {
     var releaseConnectionOnEnd = true
     /// CORS headers added to the response of an allowed cross-origin request.
     var corsResponseHeaders: [(String, String)] = []
+    var mirrorsStarted = false
 
     init(downstream: DownstreamHTTP1Handler, head: HTTP1RequestHead) {
         self.downstream = downstream
@@ -194,6 +195,7 @@ final class ProxyExchange {
         if let connection = self.connection, self.phase == .awaitingResponse || self.phase == .responding {
             self.writeEndUpstream(to: connection)
             connection.flush()
+            self.startMirrorsOnce()
         }
         self.armRouteTimeout()
         if self.phase == .finished { return }
@@ -232,6 +234,12 @@ final class ProxyExchange {
     }
 
     // MARK: Local replies and completion
+
+    func startMirrorsOnce() {
+        guard !self.mirrorsStarted, self.route?.mirrors.isEmpty == false else { return }
+        self.mirrorsStarted = true
+        self.startMirrors()
+    }
 
     /// Sends a complete local reply and finishes (ISTIO-SEMANTICS §0.1).
     func sendLocalReply(

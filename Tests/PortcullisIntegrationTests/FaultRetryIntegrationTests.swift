@@ -96,4 +96,43 @@ struct FaultRetryIntegrationTests {
         // Istio >= 1.24: no status-code retries by default, so the upstream saw exactly one request.
         #expect(failing.recorded.components(separatedBy: "GET /r ").count - 1 == 1)
     }
+
+    @Test func mirrorSendsACopyAndTheClientGetsThePrimaryResponse() async throws {
+        let primary = try await TestBackend.start(name: "primary")
+        let shadow = try await TestBackend.start(name: "shadow")
+        let port = try FreePort.allocate()
+        let gateway = try GatewayProcess(files: [
+            "gw.yaml": Configs.gateway(port: port),
+            "se.yaml": Configs.serviceEntry(
+                name: "app", host: "app.default.svc.cluster.local", endpoints: [(primary.port, [:])]),
+            "se-shadow.yaml": Configs.serviceEntry(
+                name: "shadow", host: "shadow.default.svc.cluster.local", endpoints: [(shadow.port, [:])]),
+            "vs.yaml": """
+                apiVersion: networking.istio.io/v1
+                kind: VirtualService
+                metadata: {name: app, namespace: default}
+                spec:
+                  hosts: ["*"]
+                  gateways: [istio-system/gw]
+                  http:
+                  - route: [{destination: {host: app}}]
+                    mirror: {host: shadow}
+                """,
+        ])
+        defer { _ = gateway.stop() }
+        try await gateway.waitUntilReady()
+        let result = try Curl.request(
+            ["--data-binary", "mirror-me", "-H", "Host: shop.example.com", "http://127.0.0.1:\(port)/orders"])
+        #expect(result.status == 200)
+        #expect(result.header("x-backend") == "primary")
+        let deadline = ContinuousClock.now + .seconds(10)
+        while shadow.seen.isEmpty && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let copy = try #require(shadow.seen.first)
+        #expect(copy.method == "POST")
+        #expect(copy.uri == "/orders")
+        #expect(copy.bodyBytes == 9)
+        #expect(copy.header("host") == "shop.example.com")
+    }
 }
