@@ -1,3 +1,4 @@
+import NIOCore
 import PortcullisUpstream
 
 /// One event loop's view of a cluster: its load balancer and everything per request that can be computed once
@@ -11,6 +12,8 @@ final class ClusterRuntime {
     let serviceNamespace: String?
     let connectTimeout: TimeAmountValue
     let idleTimeoutSeconds: Int64
+    /// Passive health per endpoint (nil when the DestinationRule has no `outlierDetection`).
+    let outlier: OutlierTracker?
 
     init(cluster: Cluster) {
         self.cluster = cluster
@@ -24,6 +27,7 @@ final class ClusterRuntime {
         let idle = cluster.limits.idleTimeout.components.seconds
         // `0s` means "never close idle connections" (Istio); one day stands in for never.
         self.idleTimeoutSeconds = idle <= 0 ? 86_400 : idle
+        self.outlier = cluster.outlier.map { OutlierTracker(policy: $0, endpointCount: cluster.endpoints.count) }
     }
 }
 

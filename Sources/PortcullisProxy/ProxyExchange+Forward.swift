@@ -127,10 +127,12 @@ extension ProxyExchange {
         let keys = runtime.endpointKeys
         let worker = self.worker
         let tried = self.triedEndpoints
+        let outlier = runtime.outlier
+        let now = NIODeadline.now()
         guard
             let index = runtime.balancer.pick(
                 active: { worker.activeRequests(endpointKey: keys[$0]) },
-                ejected: { _ in false },
+                ejected: { outlier?.isEjected($0, now: now) ?? false },
                 tried: { tried.contains($0) })
         else {
             self.record.responseFlags.insert(.noHealthyUpstream)
@@ -194,6 +196,7 @@ extension ProxyExchange {
     /// Connect failure: retry on another endpoint while the policy allows (`connect-failure`), else 503 UF.
     func connectFailed(reason: String) {
         guard self.phase == .connecting else { return }
+        self.recordOutlier(.connectFailure)
         if let key = self.endpointKey, let cluster = self.cluster {
             self.worker.requestEnded(endpointKey: key, cluster: cluster.name)
         }
@@ -211,6 +214,12 @@ extension ProxyExchange {
         self.sendLocalReply(
             status: 503, text: LocalReply.connectFailure,
             details: "upstream_reset_before_response_started{connection_failure}")
+    }
+
+    /// Feeds passive health checking (outlier detection) for the current endpoint.
+    func recordOutlier(_ outcome: OutlierTracker.Outcome) {
+        guard let tracker = self.runtime?.outlier, let index = self.endpointIndex else { return }
+        tracker.record(outcome, endpoint: index, now: .now())
     }
 
     /// Envoy's retry back-off: 25 ms base, exponential with full jitter, capped at 10× the base.
@@ -239,6 +248,7 @@ extension ProxyExchange {
 
     private func routeTimedOut() {
         guard self.phase != .finished, self.phase != .tunneling else { return }
+        if self.phase == .awaitingResponse { self.recordOutlier(.timeout) }
         self.record.responseFlags.insert(.upstreamRequestTimeout)
         self.dropUpstream()
         if self.responseStarted {

@@ -31,6 +31,7 @@ extension ProxyExchange: UpstreamResponseReceiver {
         guard self.phase == .awaitingResponse else { return }
         self.perTryTask?.cancel()
         self.perTryTask = nil
+        self.recordOutlier(.response(status: head.status))
         if let policy = self.route?.retry, head.status != 101, Self.isRetriable(status: head.status, policy: policy) {
             if self.canRetry {
                 self.retryAttempt()
@@ -149,6 +150,7 @@ extension ProxyExchange: UpstreamResponseReceiver {
     }
 
     func upstreamFailed(_ failure: UpstreamFailure) {
+        if self.phase == .awaitingResponse && !self.connectionWasReused { self.recordOutlier(.reset) }
         let connection = self.connection
         self.connection = nil
         connection?.close()

@@ -135,4 +135,42 @@ struct FaultRetryIntegrationTests {
         #expect(copy.bodyBytes == 9)
         #expect(copy.header("host") == "shop.example.com")
     }
+
+    @Test func outlierDetectionEjectsAFailingEndpoint() async throws {
+        let failing = try await RecordingBackend.start(status: 503)
+        let healthy = try await RecordingBackend.start()
+        let port = try FreePort.allocate()
+        let gateway = try GatewayProcess(files: [
+            "gw.yaml": Configs.gateway(port: port),
+            "se.yaml": Configs.serviceEntry(
+                name: "app", host: "app.default.svc.cluster.local", endpoints: [(failing.port, [:]), (healthy.port, [:])]),
+            "dr.yaml": """
+                apiVersion: networking.istio.io/v1
+                kind: DestinationRule
+                metadata: {name: app, namespace: default}
+                spec:
+                  host: app
+                  trafficPolicy:
+                    loadBalancer: {simple: ROUND_ROBIN}
+                    outlierDetection: {consecutive5xxErrors: 1, interval: 1s, baseEjectionTime: 3m, maxEjectionPercent: 100}
+                """,
+            "vs.yaml": """
+                apiVersion: networking.istio.io/v1
+                kind: VirtualService
+                metadata: {name: app, namespace: default}
+                spec:
+                  hosts: ["*"]
+                  gateways: [istio-system/gw]
+                  http: [{route: [{destination: {host: app}}]}]
+                """,
+        ])
+        defer { _ = gateway.stop() }
+        try await gateway.waitUntilReady()
+        let urls = (0..<30).flatMap { _ in ["-o", "/dev/null", "http://127.0.0.1:\(port)/o"] }
+        let (_, out, _) = try Command.run("/usr/bin/curl", ["-s", "-w", "%{http_code}\\n"] + urls)
+        let codes = out.split(separator: "\n")
+        // One 503 ejects the endpoint on that event loop (the gateway runs 2 loops, so at most 2 get through).
+        #expect(codes.filter { $0 == "503" }.count <= 2, "\(codes)")
+        #expect(codes.filter { $0 == "200" }.count >= 28)
+    }
 }
