@@ -48,6 +48,24 @@ static inline uint64_t CPortcullisOpenSSL_SSL_OP_NO_RENEGOTIATION(void) { return
 static inline uint64_t CPortcullisOpenSSL_SSL_OP_CIPHER_SERVER_PREFERENCE(void) {
     return SSL_OP_CIPHER_SERVER_PREFERENCE;
 }
+static inline long CPortcullisOpenSSL_SSL_set_min_proto_version(SSL *ssl, int version) {
+    return SSL_set_min_proto_version(ssl, version);
+}
+static inline long CPortcullisOpenSSL_SSL_set_max_proto_version(SSL *ssl, int version) {
+    return SSL_set_max_proto_version(ssl, version);
+}
+static inline long CPortcullisOpenSSL_SSL_CTX_add0_chain_cert(SSL_CTX *ctx, X509 *x509) {
+    return SSL_CTX_add0_chain_cert(ctx, x509);
+}
+static inline int CPortcullisOpenSSL_SSL_get_ex_new_index(void) {
+    return SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+}
+static inline int CPortcullisOpenSSL_sk_GENERAL_NAME_num(const GENERAL_NAMES *names) {
+    return sk_GENERAL_NAME_num(names);
+}
+static inline GENERAL_NAME *CPortcullisOpenSSL_sk_GENERAL_NAME_value(const GENERAL_NAMES *names, int i) {
+    return sk_GENERAL_NAME_value(names, i);
+}
 static inline const char *CPortcullisOpenSSL_version_text(void) { return OPENSSL_VERSION_TEXT; }
 
 #endif

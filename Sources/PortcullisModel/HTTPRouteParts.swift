@@ -103,7 +103,8 @@ struct RetriesDecoder {
     func decode(_ f: Fields) -> HTTPRetry {
         var retry = HTTPRetry(attempts: f.int("attempts") ?? 0)
         retry.perTryTimeout = f.duration("perTryTimeout")
-        retry.retryOn = f.string("retryOn")
+        // proto3 semantics: an absent or empty `retryOn` is "not set" (nil), which later means Istio's default list.
+        retry.retryOn = f.string("retryOn").flatMap { $0.isEmpty ? nil : $0 }
         retry.retryRemoteLocalities = f.bool("retryRemoteLocalities")
         f.finish(known: ["retryIgnorePreviousHosts", "backoff"])
         self.ctx.checkNonNegative(retry.attempts, f.child("attempts"))
@@ -113,11 +114,14 @@ struct RetriesDecoder {
             self.ctx.error(f.child("attempts"), "http retry policy configured when attempts are set to 0 (disabled)",
                            line: f.line)
         }
-        for item in (retry.retryOn ?? "").split(separator: ",", omittingEmptySubsequences: false) {
-            let policy = item.trimmingCharacters(in: .whitespaces)
-            if Self.policies.contains(policy) { continue }
-            if let code = Int(policy), code >= 100, code <= 599 { continue }
-            self.ctx.error(f.child("retryOn"), "\"\(policy)\" is not a valid retryOn policy")
+        // Only a set `retryOn` is validated, as Istio's `validateHTTPRetry` does; empty items of a set list are errors.
+        if let retryOn = retry.retryOn {
+            for item in retryOn.split(separator: ",", omittingEmptySubsequences: false) {
+                let policy = item.trimmingCharacters(in: .whitespaces)
+                if Self.policies.contains(policy) { continue }
+                if let code = Int(policy), code >= 100, code <= 599 { continue }
+                self.ctx.error(f.child("retryOn"), "\"\(policy)\" is not a valid retryOn policy")
+            }
         }
         return retry
     }

@@ -183,7 +183,7 @@ extension ProxyExchange {
                 .assumeIsolated().whenComplete { result in
                     switch result {
                     case .success(let addresses) where !addresses.isEmpty:
-                        connect(addresses[Int.random(in: 0..<addresses.count)])
+                        connect(addresses[Int(self.worker.random.next() % UInt64(addresses.count))])
                     case .success:
                         self.connectFailed(reason: "dns resolution returned no addresses")
                     case .failure(let error):

@@ -122,8 +122,16 @@ struct Explain: ParsableCommand {
             guard let colon = h.firstIndex(of: ":") else { throw ValidationError("-H '\(h)' is not 'Name: value'") }
             headers.append((String(h[..<colon]).trimmed, String(h[h.index(after: colon)...]).trimmed))
         }
+        // Without --port, a port in the URL names the listener (http://host:8080/...), as a client would reach it.
+        var port = self.port
+        if port == nil, let authority = self.url.split(separator: "/", omittingEmptySubsequences: true).dropFirst().first,
+            let colon = authority.lastIndex(of: ":"), let urlPort = Int(authority[authority.index(after: colon)...]),
+            snapshot.routing.listener(port: urlPort) != nil
+        {
+            port = urlPort
+        }
         var text = Explainer.explain(
-            table: snapshot.routing, port: self.port, method: self.method, url: self.url, headers: headers)
+            table: snapshot.routing, port: port, method: self.method, url: self.url, headers: headers)
         text += ClusterExplainer.describe(snapshot: snapshot, text: text)
         print(text, terminator: text.hasSuffix("\n") ? "" : "\n")
     }

@@ -16,7 +16,7 @@ struct ResilienceIntegrationTests {
               http:
               - name: slow
                 match: [{uri: {prefix: /delay/}}]
-                timeout: 300ms
+                timeout: 2s
                 route: [{destination: {host: app.default.svc.cluster.local}}]
               - name: all
                 route: [{destination: {host: app.default.svc.cluster.local}}]
@@ -36,7 +36,7 @@ struct ResilienceIntegrationTests {
         let backend = try await TestBackend.start(name: "slow")
         let (gateway, port) = try await self.start(endpointPorts: [backend.port])
         defer { _ = gateway.stop() }
-        let result = try Curl.get("http://127.0.0.1:\(port)/delay/3000")
+        let result = try Curl.get("http://127.0.0.1:\(port)/delay/6000")
         #expect(result.status == 504)
         #expect(result.body == "upstream request timeout")
         let fast = try Curl.get("http://127.0.0.1:\(port)/delay/10")
@@ -79,5 +79,38 @@ struct ResilienceIntegrationTests {
         #expect(forwarded == 20)
         // One client connection, sequential requests: one upstream connection carries them all.
         #expect(backend.connections == 1)
+    }
+
+    @Test func dnsResolvedEndpointsAreReached() async throws {
+        let backend = try await TestBackend.start(name: "dns")
+        let port = try FreePort.allocate()
+        let gateway = try GatewayProcess(files: [
+            "gw.yaml": Configs.gateway(port: port),
+            "se.yaml": """
+                apiVersion: networking.istio.io/v1
+                kind: ServiceEntry
+                metadata: {name: external, namespace: default}
+                spec:
+                  hosts: [api.partner.example]
+                  location: MESH_EXTERNAL
+                  resolution: DNS
+                  ports: [{number: 80, name: http, protocol: HTTP}]
+                  endpoints: [{address: localhost, ports: {http: \(backend.port)}}]
+                """,
+            "vs.yaml": """
+                apiVersion: networking.istio.io/v1
+                kind: VirtualService
+                metadata: {name: external, namespace: default}
+                spec:
+                  hosts: ["*"]
+                  gateways: [istio-system/gw]
+                  http: [{route: [{destination: {host: api.partner.example}}]}]
+                """,
+        ])
+        defer { _ = gateway.stop() }
+        try await gateway.waitUntilReady()
+        let result = try Curl.get("http://127.0.0.1:\(port)/v1/items")
+        #expect(result.status == 200)
+        #expect(result.header("x-backend") == "dns")
     }
 }
