@@ -36,7 +36,10 @@ let package = Package(
             name: "PortcullisModel",
             dependencies: [.product(name: "Yams", package: "Yams")],
             swiftSettings: strict),
-        .target(name: "PortcullisTLS", dependencies: ["CPortcullisOpenSSL"], swiftSettings: strict),
+        .target(
+            name: "PortcullisTLS",
+            dependencies: ["CPortcullisOpenSSL", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strict),
         .target(name: "PortcullisHTTP2", dependencies: ["CPortcullisNghttp2"], swiftSettings: strict),
         .target(name: "PortcullisCompression", dependencies: ["CPortcullisZlib"], swiftSettings: strict),
         .target(
@@ -127,6 +130,15 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "PortcullisObservabilityTests", dependencies: ["PortcullisObservability"], swiftSettings: strict),
+        .testTarget(
+            name: "PortcullisTLSTests",
+            dependencies: [
+                "PortcullisTLS",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict),
         .testTarget(
             name: "PortcullisIntegrationTests",
             dependencies: [

@@ -133,7 +133,8 @@ extension ClientHelloParser {
                 return nil
             }
             if type == 0 && hostName.isEmpty {
-                guard !name.contains(0) else {
+                // HostName is ASCII (RFC 6066 §3); anything else is malformed, never a routable name.
+                guard name.allSatisfy({ (0x21...0x7e).contains($0) }) else {
                     return nil
                 }
                 hostName = String(decoding: name, as: UTF8.self)

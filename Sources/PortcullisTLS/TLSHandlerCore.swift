@@ -120,23 +120,27 @@ final class TLSHandlerCore {
         switch (mode, self.state) {
         case (.input, _):
             context.close(mode: .input, promise: promise)
+        case (.output, .outputClosed):
+            promise?.fail(ChannelError.outputClosed)
         case (.output, .active):
             self.failPending(ChannelError.outputClosed)
             self.sendCloseNotify(context: context)
             self.state = .outputClosed
             context.close(mode: .output, promise: promise)
-        case (_, .active), (_, .inputClosed), (_, .outputClosed):
+        case (_, .active), (_, .inputClosed):
             self.failPending(ChannelError.ioOnClosedChannel)
-            if case .outputClosed = self.state {
-            } else {
-                self.sendCloseNotify(context: context)
-            }
+            self.sendCloseNotify(context: context)
+            self.state = .closed
+            context.close(mode: .all, promise: promise)
+        case (_, .outputClosed):
+            // close_notify already went out with the half-close.
             self.state = .closed
             context.close(mode: .all, promise: promise)
         case (_, .idle), (_, .handshaking), (_, .closed):
+            // Before the handshake there is no TLS half-close to offer: close the connection.
             self.failPending(ChannelError.ioOnClosedChannel)
             self.state = .closed
-            context.close(mode: mode, promise: promise)
+            context.close(mode: .all, promise: promise)
         }
     }
 }
