@@ -71,7 +71,7 @@ let package = Package(
             name: "PortcullisProxy",
             dependencies: [
                 "PortcullisModel", "PortcullisRouting", "PortcullisUpstream", "PortcullisObservability",
-                "PortcullisCompression",
+                "PortcullisCompression", "PortcullisTLS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

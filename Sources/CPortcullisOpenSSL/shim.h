@@ -68,4 +68,6 @@ static inline GENERAL_NAME *CPortcullisOpenSSL_sk_GENERAL_NAME_value(const GENER
 }
 static inline const char *CPortcullisOpenSSL_version_text(void) { return OPENSSL_VERSION_TEXT; }
 
+static inline unsigned long CPortcullisOpenSSL_XN_FLAG_RFC2253(void) { return XN_FLAG_RFC2253; }
+
 #endif

@@ -1,4 +1,5 @@
 import NIOCore
+import PortcullisTLS
 
 /// One downstream HTTP/1.1 connection: parses requests strictly, runs one `ProxyExchange` at a time (pipelined
 /// requests wait in the input buffer and are answered in order), writes responses, and owns keep-alive, idle
@@ -10,6 +11,11 @@ final class DownstreamHTTP1Handler: ChannelInboundHandler, DownstreamConnectionH
     let worker: Worker
     let listenerPort: Int
     let scheme: String
+    /// The terminating Gateway server whose route table applies (HTTPS); nil = the listener's shared table.
+    let serverKey: TLSMaterial.ServerKey?
+    /// What the TLS handshake told us about the client (mutual TLS), for `x-forwarded-client-cert`.
+    private(set) var peerTLS: TLSHandshakeCompleted?
+    private var activated = false
     private var context: ChannelHandlerContext?
     private var parser = HTTP1RequestParser()
     /// Received bytes not yet parsed.
@@ -32,10 +38,11 @@ final class DownstreamHTTP1Handler: ChannelInboundHandler, DownstreamConnectionH
     private(set) var localAddress = "-"
     private let emptyBuffer = ByteBuffer()
 
-    init(worker: Worker, listenerPort: Int, scheme: String) {
+    init(worker: Worker, listenerPort: Int, scheme: String, serverKey: TLSMaterial.ServerKey? = nil) {
         self.worker = worker
         self.listenerPort = listenerPort
         self.scheme = scheme
+        self.serverKey = serverKey
     }
 
     var allocator: ByteBufferAllocator { self.context?.channel.allocator ?? ByteBufferAllocator() }
@@ -118,9 +125,18 @@ final class DownstreamHTTP1Handler: ChannelInboundHandler, DownstreamConnectionH
 extension DownstreamHTTP1Handler {
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        // Added after the fact (behind a TLS handler, once the ClientHello chose this server): set up now.
+        if context.channel.isActive { self.activate(context: context) }
     }
 
     func channelActive(context: ChannelHandlerContext) {
+        self.activate(context: context)
+        context.fireChannelActive()
+    }
+
+    private func activate(context: ChannelHandlerContext) {
+        guard !self.activated else { return }
+        self.activated = true
         if let remote = context.channel.remoteAddress {
             self.remoteIP = remote.ipAddress ?? "-"
             self.remoteAddress = UpstreamConnection.format(remote)
@@ -128,7 +144,16 @@ extension DownstreamHTTP1Handler {
         if let local = context.channel.localAddress { self.localAddress = UpstreamConnection.format(local) }
         self.worker.register(self)
         self.armIdleTimer()
-        context.fireChannelActive()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let handshake = event as? TLSHandshakeCompleted {
+            self.peerTLS = handshake
+        } else if let event = event as? ChannelEvent, case .inputClosed = event {
+            // The client finished sending (TLS close_notify or TCP half-close): nothing more will arrive.
+            if self.exchange == nil { self.closeGracefully() }
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -284,7 +309,9 @@ extension DownstreamHTTP1Handler: Sendable {}
 
 /// Creates downstream handlers for the server's channel initializers (the handler type stays internal).
 public enum DownstreamHTTP1HandlerFactory {
-    public static func make(worker: Worker, listenerPort: Int, scheme: String) -> any ChannelHandler {
-        DownstreamHTTP1Handler(worker: worker, listenerPort: listenerPort, scheme: scheme)
+    public static func make(
+        worker: Worker, listenerPort: Int, scheme: String, serverKey: TLSMaterial.ServerKey? = nil
+    ) -> any ChannelHandler {
+        DownstreamHTTP1Handler(worker: worker, listenerPort: listenerPort, scheme: scheme, serverKey: serverKey)
     }
 }

@@ -12,11 +12,16 @@ public final class GatewaySnapshot: Sendable {
     public let config: ConfigSet
     public let routing: RoutingTable
     public let clusters: ClusterCatalog
+    public let tls: TLSMaterial
 
-    public init(version: String, config: ConfigSet, routing: RoutingTable, clusters: ClusterCatalog) {
+    public init(
+        version: String, config: ConfigSet, routing: RoutingTable, clusters: ClusterCatalog,
+        tls: TLSMaterial = TLSMaterial()
+    ) {
         self.version = version
         self.config = config
         self.routing = routing
         self.clusters = clusters
+        self.tls = tls
     }
 }

@@ -24,6 +24,8 @@ enum HeaderPolicy {
             case 12: if ASCII.equalsLower(bytes, "x-request-id") { return .requestID }
             case 15: if ASCII.equalsLower(bytes, "x-forwarded-for") { return .forwardedFor }
             case 17: if ASCII.equalsLower(bytes, "x-forwarded-proto") { return .drop }
+            // SANITIZE_SET: a client's own x-forwarded-client-cert is never trusted (§2.4 / Istio gateway default).
+            case 23: if ASCII.equalsLower(bytes, "x-forwarded-client-cert") { return .drop }
             default: break
             }
             if bytes.count > 8 && ASCII.hasLowerPrefix(bytes, "x-envoy-") { return .drop }

@@ -1,4 +1,5 @@
 import NIOCore
+import PortcullisTLS
 import PortcullisObservability
 import PortcullisRouting
 import PortcullisUpstream
@@ -113,11 +114,27 @@ extension ProxyExchange {
         headers.add("x-request-id", id)
         self.record.xForwardedFor = forwardedFor
         self.record.requestId = id
+        if let xfcc = Self.clientCertDetails(self.downstream.peerTLS) {
+            headers.add("x-forwarded-client-cert", xfcc)
+        }
         if self.head.isUpgrade, let upgrade = self.head.headers.first("upgrade") {
             headers.add("connection", "upgrade")
             headers.add("upgrade", upgrade)
         }
         return headers
+    }
+
+    /// `x-forwarded-client-cert` for a client that presented a certificate (Envoy's SANITIZE_SET with Istio's
+    /// gateway defaults: `Hash`, `Subject`, `URI` and `DNS`).
+    static func clientCertDetails(_ handshake: TLSHandshakeCompleted?) -> String? {
+        guard let pem = handshake?.peerCertificatePEM, let summary = PeerCertificateSummary(pem: pem) else {
+            return nil
+        }
+        var parts = ["Hash=\(summary.sha256Hex)", "Subject=\"\(summary.subject.replacingQuotes)\""]
+        for san in handshake?.peerCertificateSubjectAltNames ?? [] {
+            parts.append(san.contains("://") ? "URI=\(san)" : "DNS=\(san)")
+        }
+        return parts.joined(separator: ";")
     }
 
     /// One attempt: pick an endpoint, reuse an idle connection or open one.

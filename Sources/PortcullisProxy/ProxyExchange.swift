@@ -113,8 +113,7 @@ final class ProxyExchange {
         let request = RequestView(
             method: self.head.method, path: path, query: query, scheme: self.downstream.scheme, authority: host,
             headers: self.head.headers)
-        guard let snapshot = self.snapshot,
-            let table = snapshot.routing.listener(port: self.downstream.listenerPort)?.httpRoutes,
+        guard let snapshot = self.snapshot, let table = self.routeTable(snapshot),
             let vhost = table.virtualHost(forHost: Substring(host))
         else {
             self.record.responseFlags.insert(.noRouteFound)
@@ -157,6 +156,18 @@ final class ProxyExchange {
             }
             self.forward(forward, route: route, matcher: matcher, path: path, query: query, host: host)
         }
+    }
+
+    /// The listener's shared table, or on HTTPS the table of the Gateway server the SNI chose (§1.5: a Host that is
+    /// only on another server of the port gets 404).
+    private func routeTable(_ snapshot: GatewaySnapshot) -> HTTPRouteTable? {
+        guard let listener = snapshot.routing.listener(port: self.downstream.listenerPort) else { return nil }
+        guard let key = self.downstream.serverKey else { return listener.httpRoutes }
+        for chain in listener.filterChains
+        where chain.server.gateway == key.gateway && chain.server.index == key.index {
+            if case .terminateHTTP(let table) = chain.mode { return table }
+        }
+        return nil
     }
 
     private func fillRecordFromRequest() {

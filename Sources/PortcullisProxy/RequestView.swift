@@ -53,3 +53,11 @@ extension RequestView {
         return (normalized, query)
     }
 }
+
+extension String {
+    /// Escapes `"` for use inside a quoted header element.
+    var replacingQuotes: String {
+        self.utf8.contains(UInt8(ascii: "\"")) ? self.split(separator: "\"", omittingEmptySubsequences: false)
+            .joined(separator: "\\\"") : self
+    }
+}

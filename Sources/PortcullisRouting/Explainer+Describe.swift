@@ -76,6 +76,9 @@ struct ExplainRequest: RoutableRequest {
     let query: Substring?
     let scheme: String
     let authority: String
+    /// The SNI a client would send: the URL host (else the `Host` header's), lower-cased, port stripped; nil when
+    /// empty.
+    let sni: String?
     let headers: [String: String]
 
     init(method: String, url: String, headers: [(String, String)]) {
@@ -98,6 +101,8 @@ struct ExplainRequest: RoutableRequest {
         }
         self.scheme = scheme
         self.authority = joined["host"] ?? joined[":authority"] ?? authority
+        let sniHost = HostPort.split(authority.isEmpty ? self.authority : authority).host.lowercased()
+        self.sni = sniHost.isEmpty ? nil : sniHost
         if let q = rest.firstIndex(of: "?") {
             self.path = rest[..<q].isEmpty ? "/" : String(rest[..<q])
             self.query = rest[rest.index(after: q)...]

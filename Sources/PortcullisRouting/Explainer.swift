@@ -4,56 +4,62 @@ public enum Explainer {
     /// Human-readable, multi-line: listener, Gateway server(s), virtual host, VirtualService and route hit and
     /// what it does, or why nothing matched. `port` nil = the first HTTP listener. `url` is absolute
     /// (`http://host:port/path?q`) or origin-form (`/path?q`, then a `Host` header is expected).
+    /// Human-readable, multi-line: listener, Gateway server(s), virtual host, VirtualService and route hit and
+    /// what it does, or why nothing matched. `port` nil = the first HTTP listener, or for an `https` URL the
+    /// TLS listener on 443, else the first TLS listener. `url` is absolute (`http://host:port/path?q`) or
+    /// origin-form (`/path?q`, then a `Host` header is expected). On a TLS or TCP listener the filter chain is
+    /// chosen first, with the URL host as SNI (ISTIO-SEMANTICS §0 step 2, §2.10).
     public static func explain(
         table: RoutingTable, port: Int?, method: String, url: String, headers: [(String, String)]
     ) -> String {
         let request = ExplainRequest(method: method, url: url, headers: headers)
         var out: [String] = []
-        let effectivePort = port
-        let listener: Listener?
-        if let p = effectivePort {
-            listener = table.listener(port: p)
-        } else {
-            listener = table.listeners.first { $0.kind == .http }
-        }
-        guard let listener else {
+        guard let listener = Self.listener(table, port: port, scheme: request.scheme) else {
             let ports = table.listeners.map { "\($0.port)" }.joined(separator: ", ")
-            if let p = effectivePort {
-                out.append("no listener on port \(p) (listeners: \(ports.isEmpty ? "none" : ports))")
+            let known = "(listeners: \(ports.isEmpty ? "none" : ports))"
+            if let p = port {
+                out.append("no listener on port \(p) \(known)")
             } else {
-                out.append("no HTTP listener (listeners: \(ports.isEmpty ? "none" : ports))")
+                out.append("no \(request.scheme == "https" ? "TLS" : "HTTP") listener \(known)")
             }
             out.append("result: connection refused")
             return out.joined(separator: "\n")
         }
         out.append("listener: \(listener.bind):\(listener.port) (\(listener.kind))")
-        var routes = listener.httpRoutes
-        var servers = listener.servers
-        if routes == nil {
-            let host = HostPort.split(request.authority).host.lowercased()
-            if let i = Self.serverIndex(listener.servers, sni: host), let t = listener.serverRoutes[i] {
-                routes = t
-                servers = [listener.servers[i]]
-            }
+        if listener.kind == .http, let routes = listener.httpRoutes {
+            out += listener.servers.map(Self.serverLine)
+            let serverPort = listener.servers.first?.portNumber ?? listener.port
+            out += Self.explainHTTP(routes, request: request, serverPort: serverPort)
+        } else {
+            out += Self.explainFilterChain(listener, request: request)
         }
-        for s in servers {
-            let hosts = s.hosts.joined(separator: ", ")
-            out.append(
-                "server: \(s.gateway) servers[\(s.index)] (\(s.portName) \(s.protocol.rawValue) \(s.portNumber);"
-                    + " hosts: \(hosts))")
-        }
-        guard let table = routes else {
-            out.append("no HTTP route table on this listener for SNI \(request.authority) (TLS/TCP routing)")
-            out.append("result: connection closed")
-            return out.joined(separator: "\n")
-        }
+        return out.joined(separator: "\n")
+    }
+
+    /// The listener `explain` looks at: `port`'s, else the first HTTP one, or for `https` the TLS one on 443 or
+    /// else the first TLS one.
+    static func listener(_ table: RoutingTable, port: Int?, scheme: String) -> Listener? {
+        if let port { return table.listener(port: port) }
+        guard scheme == "https" else { return table.listeners.first { $0.kind == .http } }
+        return table.listeners.first { $0.kind == .tls && $0.port == 443 } ?? table.listeners.first { $0.kind == .tls }
+    }
+
+    static func serverLine(_ s: ServerInfo) -> String {
+        let hosts = s.hosts.joined(separator: ", ")
+        return "server: \(s.gateway) servers[\(s.index)] (\(s.portName) \(s.protocol.rawValue) \(s.portNumber);"
+            + " hosts: \(hosts))"
+    }
+
+    /// Route table → virtual host → route, or why nothing matched.
+    static func explainHTTP(_ table: HTTPRouteTable, request: ExplainRequest, serverPort: Int) -> [String] {
+        var out: [String] = []
         out.append("route table: \(table.name)")
         guard let vhost = table.virtualHost(forHost: request.authority[...]) else {
             let names = table.virtualHosts.flatMap(\.domains).joined(separator: ", ")
             let known = names.isEmpty ? "none" : names
             out.append("no virtual host for host \(request.authority) (virtual hosts: \(known))")
             out.append("result: 404 (NR)")
-            return out.joined(separator: "\n")
+            return out
         }
         out.append("virtual host: \(vhost.name) (domains: \(vhost.domains.joined(separator: ", ")))")
         if vhost.requireTLS && request.scheme == "http" {
@@ -61,26 +67,13 @@ public enum Explainer {
                 path: request.path, query: request.query, authority: request.authority)
             out.append("requires TLS (httpsRedirect)")
             out.append("result: 301 Location: \(loc)")
-            return out.joined(separator: "\n")
+            return out
         }
         guard let hit = vhost.route(for: request) else {
             out.append("no route in virtual host \(vhost.name) matched (\(vhost.routes.count) routes)")
             out.append("result: 404 (NR)")
-            return out.joined(separator: "\n")
+            return out
         }
-        out += Self.describe(hit, request: request, serverPort: servers.first?.portNumber ?? listener.port)
-        return out.joined(separator: "\n")
-    }
-
-    /// SNI choice for explain: exact name, then the longest wildcard, then a `*` server.
-    static func serverIndex(_ servers: [ServerInfo], sni: String) -> Int? {
-        if let i = servers.firstIndex(where: { $0.sniHosts.contains(sni) }) { return i }
-        var best: (index: Int, length: Int)?
-        for (i, s) in servers.enumerated() {
-            for h in s.sniHosts where h != "*" && HostNames.wildcard(h, matches: sni) {
-                if best == nil || h.count > best!.length { best = (i, h.count) }
-            }
-        }
-        return best?.index ?? servers.firstIndex { $0.sniHosts.contains("*") }
+        return out + Self.describe(hit, request: request, serverPort: serverPort)
     }
 }

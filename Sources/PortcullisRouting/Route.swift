@@ -104,13 +104,7 @@ public struct ForwardAction: Sendable {
 
     /// Weighted choice made independently per request; `random` is any uniformly distributed number.
     public func pick(_ random: UInt64) -> WeightedDestination {
-        if self.destinations.count == 1 || self.totalWeight <= 0 { return self.destinations[0] }
-        var r = Int(random % UInt64(self.totalWeight))
-        for d in self.destinations {
-            if r < d.weight { return d }
-            r -= d.weight
-        }
-        return self.destinations[self.destinations.count - 1]
+        WeightedDestination.pick(self.destinations, total: self.totalWeight, random: random)
     }
 }
 

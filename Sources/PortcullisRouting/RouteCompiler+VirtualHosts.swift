@@ -102,33 +102,4 @@ extension RouteCompiler {
         }
         return HTTPRouteTable(name: name, virtualHosts: vhosts)
     }
-
-    /// Records the clusters of `tls[]` (passthrough) or `tcp[]` (TCP and terminating TLS) routes bound to a
-    /// non-HTTP server (§2.10). Only cluster keys are compiled for now.
-    static func collectL4Clusters(server s: BoundServer, virtualServices: [VisibleVS], state: CompileState) {
-        let passthrough = s.info.protocol.isTLSFamily && (s.server.tls?.mode ?? .passthrough) == .passthrough
-        let serverHosts = HostNames.serverHosts(s.server.hosts, gatewayNamespace: s.gateway.meta.namespace)
-        let port = s.info.portNumber
-        for v in virtualServices where v.gateways.contains(s.gatewayID) {
-            let bound = v.hosts.contains { vh in
-                serverHosts.contains { ($0.namespace == nil || $0.namespace == v.vs.meta.namespace)
-                    && HostNames.intersect($0.host, vh) != nil }
-            }
-            guard bound else { continue }
-            let ns = v.vs.meta.namespace
-            func applies(_ p: Int?, _ gws: [String]) -> Bool {
-                if let p, p != port { return false }
-                return gws.isEmpty || gws.map { HostNames.gatewayID($0, vsNamespace: ns) }.contains(s.gatewayID)
-            }
-            if passthrough {
-                for r in v.vs.tls where r.match.contains(where: { applies($0.port, $0.gateways) }) {
-                    for d in r.route { _ = state.clusterKey(d.destination, namespace: ns, serverPort: port) }
-                }
-            } else {
-                for r in v.vs.tcp where r.match.isEmpty || r.match.contains(where: { applies($0.port, $0.gateways) }) {
-                    for d in r.route { _ = state.clusterKey(d.destination, namespace: ns, serverPort: port) }
-                }
-            }
-        }
-    }
 }

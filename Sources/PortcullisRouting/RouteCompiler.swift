@@ -42,13 +42,14 @@ public enum RouteCompiler {
                                 virtualServices: ordered, state: state))
                     } else {
                         perServer.append(nil)
-                        self.collectL4Clusters(server: s, virtualServices: ordered, state: state)
                     }
                 }
+                let chains = self.buildFilterChains(
+                    group: g, serverRoutes: perServer, virtualServices: ordered, state: state)
                 listeners.append(
                     Listener(
                         bind: g.bind, port: g.port, kind: g.kind, servers: servers, httpRoutes: nil,
-                        serverRoutes: perServer))
+                        serverRoutes: perServer, filterChains: chains))
             }
         }
         listeners.sort { ($0.port, $0.bind) < ($1.port, $1.bind) }

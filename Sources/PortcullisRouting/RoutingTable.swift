@@ -60,10 +60,13 @@ public final class Listener: Sendable {
     public let httpRoutes: HTTPRouteTable?
     /// For `.tls`: aligned with `servers`, the own route table of each terminating HTTPS server (§1.5), else nil.
     public let serverRoutes: [HTTPRouteTable?]
+    /// For `.tls` and `.tcp`: one chain per server, aligned with `servers` (§0 step 2, §2.10); empty for `.http`.
+    public let filterChains: [FilterChain]
+    private let sniIndex: SNIIndex
 
     init(
         bind: String, port: Int, kind: ListenerKind, servers: [ServerInfo], httpRoutes: HTTPRouteTable?,
-        serverRoutes: [HTTPRouteTable?]
+        serverRoutes: [HTTPRouteTable?], filterChains: [FilterChain] = []
     ) {
         self.bind = bind
         self.port = port
@@ -71,5 +74,16 @@ public final class Listener: Sendable {
         self.servers = servers
         self.httpRoutes = httpRoutes
         self.serverRoutes = serverRoutes
+        self.filterChains = filterChains
+        self.sniIndex = SNIIndex(filterChains.enumerated().flatMap { i, c in c.serverNames.map { ($0, i) } })
+    }
+
+    /// The chain for a ClientHello SNI (§0 step 2, §8.12): exact server name, then the longest `*.suffix`
+    /// (`*.com` matches `a.b.com`), then a catch-all (`*`) server; no SNI reaches only the catch-all. nil means
+    /// the connection is closed. A `.tcp` listener does not read a ClientHello: its single chain serves every
+    /// connection whatever `sni` is.
+    public func filterChain(forServerName sni: String?) -> FilterChain? {
+        if self.kind == .tcp { return self.filterChains.first }
+        return self.sniIndex.lookup(sni).map { self.filterChains[$0] }
     }
 }

@@ -29,12 +29,15 @@ public struct SnapshotBuilder: Sendable {
             config: loaded.config, keys: compiled.table.clusterKeys, gatewayNamespace: self.options.gatewayNamespace,
             domain: self.options.domain, workloadLabels: self.options.gatewayLabels)
         diagnostics += clusters.diagnostics
+        var tlsBuilder = TLSMaterialBuilder(config: loaded.config, gatewayNamespace: self.options.gatewayNamespace)
+        let tls = tlsBuilder.build(routing: compiled.table, clusters: clusters.catalog)
+        diagnostics += tlsBuilder.diagnostics
         if diagnostics.contains(where: { $0.severity == .error }) {
             return Outcome(snapshot: nil, diagnostics: diagnostics)
         }
         let version = Self.version(of: loaded.config)
         let snapshot = GatewaySnapshot(
-            version: version, config: loaded.config, routing: compiled.table, clusters: clusters.catalog)
+            version: version, config: loaded.config, routing: compiled.table, clusters: clusters.catalog, tls: tls)
         return Outcome(snapshot: snapshot, diagnostics: diagnostics)
     }
 
