@@ -179,6 +179,7 @@ final class ProxyExchange {
         self.record.userAgent = self.head.headers.first("user-agent")
         self.record.downstreamRemoteAddress = self.downstream.remoteAddress
         self.record.downstreamLocalAddress = self.downstream.localAddress
+        self.record.requestedServerName = self.downstream.peerTLS?.serverName
     }
 
     // MARK: Downstream events

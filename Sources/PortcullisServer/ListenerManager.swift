@@ -21,8 +21,9 @@ final class ListenerManager: @unchecked Sendable {
         self.logger = logger
     }
 
+    /// The kind is part of the key: a port that changes from HTTP to TLS gets a new listener.
     private func key(_ listener: Listener) -> String {
-        "\(self.address(of: listener)):\(listener.port)"
+        "\(self.address(of: listener)):\(listener.port) (\(listener.kind))"
     }
 
     private func address(of listener: Listener) -> String {
@@ -36,7 +37,7 @@ final class ListenerManager: @unchecked Sendable {
     func apply(_ table: RoutingTable) async -> [String] {
         var problems: [String] = []
         var wanted: [String: Listener] = [:]
-        for listener in table.listeners where listener.kind == .http {
+        for listener in table.listeners {
             wanted[self.key(listener)] = listener
         }
         for (key, channel) in self.channels where wanted[key] == nil {
@@ -60,17 +61,31 @@ final class ListenerManager: @unchecked Sendable {
     private func bind(_ listener: Listener) async throws -> Channel {
         let workers = self.workers
         let port = listener.port
+        let kind = listener.kind
         return try await ServerBootstrap(group: self.group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 16)
-            .childChannelOption(.allowRemoteHalfClosure, value: false)
+            // TLS and TCP connections pass half-close through; plain HTTP/1.1 treats EOF as the end.
+            .childChannelOption(.allowRemoteHalfClosure, value: kind != .http)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let worker = workers.worker(for: channel.eventLoop)
-                    let handler = DownstreamHTTP1HandlerFactory.make(worker: worker, listenerPort: port, scheme: "http")
-                    try channel.pipeline.syncOperations.addHandler(handler)
+                    switch kind {
+                    case .http:
+                        let handler = DownstreamHTTP1HandlerFactory.make(
+                            worker: worker, listenerPort: port, scheme: "http")
+                        try channel.pipeline.syncOperations.addHandler(handler)
+                    case .tls:
+                        try channel.pipeline.syncOperations.addHandler(ListenerHandlerFactory.tls(worker: worker, port: port))
+                    case .tcp:
+                        guard let handler = ListenerHandlerFactory.tcp(worker: worker, port: port) else {
+                            channel.close(promise: nil)
+                            return
+                        }
+                        try channel.pipeline.syncOperations.addHandler(handler)
+                    }
                 }
             }
             .bind(host: self.address(of: listener), port: port)
