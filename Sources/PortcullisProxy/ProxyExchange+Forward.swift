@@ -49,6 +49,7 @@ extension ProxyExchange {
             authority = destinationAuthority
         }
         if let query { upstreamPath += "?" + query }
+        self.upstreamAuthority = authority
 
         var headers = self.upstreamRequestHeaders(authority: authority)
         // Single destination: route-level first, destination-level after; weighted: the other way round (§2.4).
@@ -137,6 +138,16 @@ extension ProxyExchange {
         return parts.joined(separator: ";")
     }
 
+    /// DestinationRule TLS origination for `cluster` (§3.5): the client context of the snapshot and the SNI
+    /// (`tls.sni`, else the upstream Host without its port, which is also what the certificate is checked against
+    /// when no `subjectAltNames` are given).
+    func upstreamTLS(cluster: Cluster) -> (context: TLSContext, serverName: String?)? {
+        guard let context = self.snapshot?.tls.clusters[cluster.name] else { return nil }
+        if let sni = cluster.tls?.sni { return (context, sni) }
+        let host = self.upstreamAuthority.map { String(HostPortSplit.host(of: $0)) }
+        return (context, host)
+    }
+
     /// One attempt: pick an endpoint, reuse an idle connection or open one.
     func attempt() {
         guard let cluster = self.cluster, let runtime = self.runtime, self.phase == .connecting else { return }
@@ -163,7 +174,9 @@ extension ProxyExchange {
         self.worker.requestStarted(endpointKey: key, cluster: cluster.name)
         self.upstreamStart = .now()
         self.record.upstreamHost = key
-        if let idle = self.worker.pool.checkoutIdle(endpointKey: key) {
+        let tls = self.upstreamTLS(cluster: cluster)
+        let poolKey = tls.map { "\(key)|tls|\($0.serverName ?? "")" } ?? key
+        if let idle = self.worker.pool.checkoutIdle(endpointKey: poolKey) {
             self.attach(idle, reused: true)
             return
         }
@@ -177,7 +190,8 @@ extension ProxyExchange {
         let timeout = TimeAmount.nanoseconds(runtime.connectTimeout.nanoseconds)
         let pool = self.worker.pool
         let connect: (SocketAddress) -> Void = { address in
-            pool.connect(to: address, endpointKey: key, clusterName: cluster.name, connectTimeout: timeout)
+            pool.connect(
+                to: address, endpointKey: poolKey, clusterName: cluster.name, connectTimeout: timeout, tls: tls)
                 .assumeIsolated().whenComplete { result in
                     let exchange = self
                     switch result {

@@ -209,7 +209,10 @@ extension ProxyExchange: UpstreamResponseReceiver {
             self.attempt()
             return
         }
-        self.worker.pool.connect(to: address, endpointKey: key, clusterName: cluster.name, connectTimeout: timeout)
+        let tls = self.upstreamTLS(cluster: cluster)
+        let poolKey = tls.map { "\(key)|tls|\($0.serverName ?? "")" } ?? key
+        self.worker.pool.connect(
+            to: address, endpointKey: poolKey, clusterName: cluster.name, connectTimeout: timeout, tls: tls)
             .assumeIsolated().whenComplete { result in
                 let exchange = self
                 switch result {

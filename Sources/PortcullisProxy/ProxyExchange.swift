@@ -36,6 +36,8 @@ final class ProxyExchange {
     /// Serialized upstream request head, reused by retries.
     var upstreamHead: ByteBuffer?
     var upstreamChunked = false
+    /// The Host sent upstream (after rewrites), for TLS SNI.
+    var upstreamAuthority: String?
 
     // Request body bookkeeping.
     var requestComplete = false

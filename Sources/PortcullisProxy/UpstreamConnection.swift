@@ -1,4 +1,5 @@
 import NIOCore
+import PortcullisTLS
 
 /// Why an upstream exchange failed, classified the way Envoy's response flags need it.
 enum UpstreamFailure: Error, Sendable {
@@ -46,6 +47,8 @@ final class UpstreamConnection: ChannelInboundHandler {
     /// When an idle connection expires (set by the pool on release).
     var idleDeadline = NIODeadline.distantFuture
     weak var pool: UpstreamPool?
+    /// Completed when a TLS upstream finished its handshake (nil for plaintext).
+    var handshake: EventLoopPromise<Void>?
 
     init(endpointKey: String, clusterName: String) {
         self.endpointKey = endpointKey
@@ -154,11 +157,23 @@ extension UpstreamConnection {
         self.receiver?.upstreamReadComplete()
     }
 
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is TLSHandshakeCompleted, let handshake = self.handshake {
+            self.handshake = nil
+            handshake.succeed()
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         self.receiver?.upstreamWritabilityChanged(context.channel.isWritable)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        if let handshake = self.handshake {
+            self.handshake = nil
+            handshake.fail(TCPProxyError("connection closed during the TLS handshake"))
+        }
         self.pool?.connectionClosed(self)
         guard let receiver = self.receiver else { return }
         self.receiver = nil
@@ -178,6 +193,11 @@ extension UpstreamConnection {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
+        if let handshake = self.handshake {
+            // A TLS failure (verification, protocol) is a connect failure with a reason (flag UF).
+            self.handshake = nil
+            handshake.fail(error)
+        }
         context.close(promise: nil)
     }
 }

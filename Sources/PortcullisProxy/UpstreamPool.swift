@@ -1,5 +1,6 @@
 import NIOCore
 import NIOPosix
+import PortcullisTLS
 
 /// Per-event-loop pool of upstream HTTP/1.1 connections, keyed by endpoint (`ip:port`), like Envoy's per-worker
 /// pools. Only touched from its event loop, so it needs no locks. Keys do not depend on the config snapshot, so a
@@ -30,28 +31,40 @@ final class UpstreamPool {
         return nil
     }
 
-    /// Opens a new connection. The future completes on this pool's loop.
+    /// Opens a new connection; with `tls`, a TLS client handler goes first and the future completes only after
+    /// the handshake (so a verification failure is a connect failure). The future completes on this pool's loop.
     func connect(
-        to address: SocketAddress, endpointKey: String, clusterName: String, connectTimeout: TimeAmount
+        to address: SocketAddress, endpointKey: String, clusterName: String, connectTimeout: TimeAmount,
+        tls: (context: TLSContext, serverName: String?)? = nil
     ) -> EventLoopFuture<UpstreamConnection> {
         self.openPerCluster[clusterName, default: 0] += 1
         let connection = UpstreamConnection(endpointKey: endpointKey, clusterName: clusterName)
         connection.pool = self
         let loop = self.eventLoop
+        if tls != nil { connection.handshake = loop.makePromise(of: Void.self) }
         let boundConnection = NIOLoopBound(connection, eventLoop: loop)
         let bootstrap = ClientBootstrap(group: loop)
             .connectTimeout(connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    // The initializer runs on `loop`, where `connection` lives.
+                    if let tls {
+                        try channel.pipeline.syncOperations.addHandler(
+                            TLSClientHandler(context: tls.context, serverName: tls.serverName))
+                    }
                     try channel.pipeline.syncOperations.addHandler(boundConnection.value)
                 }
             }
         return bootstrap.connect(to: address).flatMapErrorThrowing { error in
             let connection = boundConnection.value
+            connection.handshake?.fail(error)
+            connection.handshake = nil
             connection.pool?.connectionClosed(connection)
             throw error
+        }.flatMap { _ in
+            let connection = boundConnection.value
+            guard let handshake = connection.handshake else { return loop.makeSucceededFuture(()) }
+            return handshake.futureResult
         }.map { _ in boundConnection.value }
     }
 
