@@ -79,7 +79,10 @@ let package = Package(
             swiftSettings: strict),
         .target(
             name: "PortcullisControlPlane",
-            dependencies: ["PortcullisModel", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "PortcullisModel", .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
             swiftSettings: strict),
 
         // Layer 5

@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import PortcullisModel
 
 /// Config from files and directories, with hot reload.
@@ -11,6 +12,9 @@ public struct FileConfigSource: Sendable {
     public let paths: [String]
     public let loader: ConfigLoader
     public let interval: Duration
+    /// Files outside the config paths whose changes also trigger a reload: the certificates and keys the config
+    /// references, so rotating them reaches new handshakes without a restart.
+    public let extraFiles = NIOLockedValueBox<[String]>([])
 
     public init(paths: [String], loader: ConfigLoader, interval: Duration = .milliseconds(500)) {
         self.paths = paths
@@ -36,7 +40,19 @@ public struct FileConfigSource: Sendable {
                 result[file] = "\(mtime)/\(size)/\(inode)"
             }
         }
+        for file in self.extraFiles.withLockedValue({ $0 }) {
+            result["extra:" + file] = Self.stamp(of: file, fileManager: fm)
+        }
         return result
+    }
+
+    /// Modification time, size and inode of one file ("missing" when it does not exist).
+    public static func stamp(of file: String, fileManager fm: FileManager = .default) -> String {
+        guard let attributes = try? fm.attributesOfItem(atPath: file) else { return "missing" }
+        let mtime = (attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
+        let size = (attributes[.size] as? NSNumber)?.intValue ?? -1
+        let inode = (attributes[.systemFileNumber] as? NSNumber)?.intValue ?? -1
+        return "\(mtime)/\(size)/\(inode)"
     }
 
     /// Yields a load result every time the files change (the first element is the initial load).

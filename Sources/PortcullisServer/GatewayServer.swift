@@ -44,6 +44,8 @@ public final class GatewayServer: Sendable {
         var snapshot: GatewaySnapshot?
         var loadedAt: String?
         var lastRejected: [ConfigDiagnostic] = []
+        /// Stamps of the certificate files the active config references (rotation check).
+        var certificateStamp = ""
     }
 
     public let options: GatewayOptions
@@ -66,8 +68,10 @@ public final class GatewayServer: Sendable {
     public func run() async throws -> Int32 {
         let source = FileConfigSource(
             paths: self.options.configPaths, loader: ConfigLoader(), interval: self.options.reloadInterval)
-        let first = self.builder.build(source.load())
+        let firstLoad = source.load()
+        let first = self.builder.build(firstLoad)
         self.report(first.diagnostics)
+        source.extraFiles.withLockedValue { $0 = CertificateFiles.referenced(by: firstLoad.config) }
         guard let initial = first.snapshot else {
             self.logger.critical("configuration rejected; not starting", metadata: ["errors": "\(first.errors.count)"])
             return 1
@@ -87,6 +91,8 @@ public final class GatewayServer: Sendable {
             host: self.options.adminHost, port: self.options.adminPort, group: group, source: self)
         self.logger.info("admin listening", metadata: ["address": "\(admin.localAddress?.description ?? "?")"])
 
+        let initialFiles = source.extraFiles.withLockedValue { $0 }
+        self.state.withLockedValue { $0.certificateStamp = CertificateFiles.stamp(initialFiles) }
         try await self.install(initial, workers: workers, listeners: listeners)
         self.state.withLockedValue { $0.readiness = .serving }
         self.logger.info("serving", metadata: ["version": "\(initial.version)"])
@@ -98,7 +104,7 @@ public final class GatewayServer: Sendable {
                     skippedFirst = true
                     continue
                 }
-                await self.reload(loaded, workers: workers, listeners: listeners)
+                await self.reload(loaded, source: source, workers: workers, listeners: listeners)
             }
         }
 
@@ -126,7 +132,9 @@ public final class GatewayServer: Sendable {
         self.metrics.setConfigVersion(snapshot.version)
     }
 
-    private func reload(_ loaded: ConfigLoadResult, workers: WorkerSet, listeners: ListenerManager) async {
+    private func reload(
+        _ loaded: ConfigLoadResult, source: FileConfigSource, workers: WorkerSet, listeners: ListenerManager
+    ) async {
         let outcome = self.builder.build(loaded)
         guard let snapshot = outcome.snapshot else {
             self.report(outcome.diagnostics)
@@ -137,9 +145,14 @@ public final class GatewayServer: Sendable {
                 metadata: ["errors": "\(outcome.errors.count)"])
             return
         }
-        if let current = self.state.withLockedValue({ $0.snapshot }), current.config == snapshot.config {
+        let files = CertificateFiles.referenced(by: loaded.config)
+        source.extraFiles.withLockedValue { $0 = files }
+        let stamp = CertificateFiles.stamp(files)
+        let (current, currentStamp) = self.state.withLockedValue { ($0.snapshot, $0.certificateStamp) }
+        if let current, current.config == snapshot.config, currentStamp == stamp {
             return  // nothing changed (e.g. a file touched without edits)
         }
+        self.state.withLockedValue { $0.certificateStamp = stamp }
         self.report(outcome.diagnostics)
         do {
             try await self.install(snapshot, workers: workers, listeners: listeners)
