@@ -144,7 +144,18 @@ extension DownstreamHTTP1Handler {
         if let local = context.channel.localAddress { self.localAddress = UpstreamConnection.format(local) }
         self.worker.register(self)
         self.armIdleTimer()
+        if self.serverKey != nil {
+            // A client that sent its ClientHello but never finishes the handshake is cut off (HARDENING §B9).
+            let bound = NIOLoopBound(self, eventLoop: self.worker.eventLoop)
+            self.worker.eventLoop.scheduleTask(in: Self.handshakeTimeout) {
+                let handler = bound.value
+                if handler.peerTLS == nil { handler.abort() }
+            }
+        }
     }
+
+    /// Time allowed to complete a TLS handshake after the ClientHello.
+    static let handshakeTimeout = TimeAmount.seconds(15)
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let handshake = event as? TLSHandshakeCompleted {

@@ -70,6 +70,13 @@ struct TLSMaterialBuilder {
         }
         if let caFile = tls.caCertificates { trust = .file(caFile) }
         var configuration = TLSServerConfiguration(certificate: certificate)
+        if let crlFile = tls.caCrl {
+            configuration.revocationList = .file(crlFile)
+        } else if let name = tls.credentialName, let secret = self.findSecret(name),
+            let crl = secret.data["ca.crl"] ?? secret.data["crl"]
+        {
+            configuration.revocationList = .pem(crl)
+        }
         switch tls.mode {
         case .mutual:
             guard let trust else { throw ConfigProblem("MUTUAL needs caCertificates (or a CA in the credential)") }
@@ -90,7 +97,6 @@ struct TLSMaterialBuilder {
         // HTTP/2 arrives with its own issue; until then ALPN negotiates http/1.1 only.
         configuration.alpn = ["http/1.1"]
         configuration.verifySubjectAltNames = tls.subjectAltNames
-        _ = certificate
         return configuration
     }
 

@@ -68,6 +68,8 @@ public struct TLSServerConfiguration: Sendable, Hashable {
     /// When non-empty, a client certificate must carry one of these subject alternative names (DNS, URI or IP),
     /// compared exactly (Istio `subjectAltNames`).
     public var verifySubjectAltNames: [String]
+    /// Certificate revocation lists (PEM) checked against client certificates (Istio `caCrl`).
+    public var revocationList: TLSTrustRoots?
 
     /// Creates a server configuration; the defaults are Istio's (TLS 1.2-1.3, ALPN `h2,http/1.1`, no client auth).
     public init(

@@ -78,6 +78,32 @@ extension TLSContext {
     }
 }
 
+extension TLSContext {
+    /// Loads CRLs into the verify store and turns on revocation checks for the whole chain (Istio `caCrl`).
+    static func addRevocationList(_ handle: OpaquePointer, _ source: TLSTrustRoots) throws {
+        let origin: PEMOrigin
+        switch source {
+        case .system: return
+        case .pem(let bytes): origin = .bytes(bytes)
+        case .file(let path): origin = .file(path)
+        }
+        let store = SSL_CTX_get_cert_store(handle)
+        var count = 0
+        try origin.withBIO { bio in
+            while let crl = PEM_read_bio_X509_CRL(bio, nil, nil, nil) {
+                defer { X509_CRL_free(crl) }
+                guard X509_STORE_add_crl(store, crl) == 1 else {
+                    throw TLSError.draining(.configuration, "cannot add a CRL from \(origin)")
+                }
+                count += 1
+            }
+            ERR_clear_error()
+        }
+        guard count > 0 else { throw TLSError(kind: .configuration, message: "no CRL in \(origin)") }
+        X509_STORE_set_flags(store, UInt(X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL))
+    }
+}
+
 /// Where PEM text comes from; gives OpenSSL a read-only `BIO` over it.
 private enum PEMOrigin: CustomStringConvertible {
     case file(String)

@@ -80,6 +80,9 @@ public final class TLSContext: Sendable {
                 throw TLSError(
                     kind: .configuration, message: "client authentication needs trust roots (caCertificates)")
             }
+            if let crl = configuration.revocationList {
+                try Self.addRevocationList(handle, crl)
+            }
             var options = CPortcullisOpenSSL_SSL_OP_CIPHER_SERVER_PREFERENCE()
             options |= CPortcullisOpenSSL_SSL_OP_NO_RENEGOTIATION()
             SSL_CTX_set_options(handle, options)
