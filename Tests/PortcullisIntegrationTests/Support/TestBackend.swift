@@ -163,10 +163,15 @@ private final class BackendHandler: ChannelInboundHandler {
         let size = min(self.streamRemaining, Self.chunk.readableBytes)
         self.streamRemaining -= size
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let loop = context.eventLoop
         context.writeAndFlush(self.wrapOutboundOut(.body(.byteBuffer(Self.chunk.getSlice(at: 0, length: size)!))))
             .whenSuccess {
-                let (handler, context) = bound.value
-                handler.writeMore(context: context)
+                // Continue from a fresh stack: a write that completes inline would otherwise recurse once per chunk,
+                // and a 512 MiB body overflowed the event loop thread's stack (SIGSEGV in the test process).
+                loop.execute {
+                    let (handler, context) = bound.value
+                    handler.writeMore(context: context)
+                }
             }
     }
 }
