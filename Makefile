@@ -13,7 +13,7 @@ SCENARIO      ?= small
 BUILD_PACKAGES := libssl-dev libnghttp2-dev zlib1g-dev pkg-config curl
 # Commands the integration tests run (here the command and the package have the same name).
 # Planned: nghttp2-client (h2load, nghttp) once the HTTP/2 tests exist.
-TEST_TOOLS     := curl python3
+TEST_TOOLS     := curl python3 openssl
 
 SWIFT_BUILD := $(SWIFT) build $(SWIFTPM_FLAGS)
 
