@@ -24,7 +24,7 @@ help:
 	@echo 'make run       install missing system packages, build in release, serve $(CONFIG) on :8080'
 	@echo 'make test      install missing system packages and test tools, build, run all tests'
 	@echo 'make build     debug build          make release   release build of the portcullis binary'
-	@echo 'make loadtest  compare Portcullis with nginx (see loadtest/run.sh; SCENARIO=small|16k|close)'
+	@echo 'make loadtest  compare Portcullis with nginx (see loadtest/run.sh; SCENARIO=small|16k|close|tls|tls-handshake)'
 	@echo 'make clean     remove build products'
 
 # apt_install: install the Debian packages in $(1) that dpkg does not report as installed.

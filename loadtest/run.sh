@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Compare Portcullis with nginx and HAProxy as reverse proxies, side by side, on one core each.
 #
-# Usage: loadtest/run.sh [small|16k|close]      (default: small)
-#   small  GET / -> "ok\n" (3 bytes), HTTP/1.1 keep-alive
-#   16k    GET /16k -> a 16 KiB body, HTTP/1.1 keep-alive
-#   close  GET / with `Connection: close`: one new connection per request
+# Usage: loadtest/run.sh [small|16k|close|tls|tls-handshake]      (default: small)
+#   small          GET / -> "ok\n" (3 bytes), HTTP/1.1 keep-alive
+#   16k            GET /16k -> a 16 KiB body, HTTP/1.1 keep-alive
+#   close          GET / with `Connection: close`: one new connection per request
+#   tls            GET / over TLS (HTTP/1.1 keep-alive); the proxies talk plain HTTP to the origin
+#   tls-handshake  GET / over TLS with `Connection: close`: a new TLS connection, and a full handshake, per request;
+#                  requests/s is new handshakes/s
 #
 # Environment:
 #   TARGETS="direct nginx haproxy portcullis"  what to measure (direct = wrk straight to the origin)
@@ -18,6 +21,13 @@
 # and the origin nginx are pinned to LOAD_CPU. Targets are interleaved (A B C A B C ...), each measured run follows
 # a warm-up, and the table shows medians with min-max. Throughput ratios are medians of the per-repetition ratios.
 # Everything listens on 127.0.0.1 and every process started here is stopped on exit.
+#
+# TLS scenarios: the run generates one ECDSA P-256 certificate and key (openssl CLI) into its directory, and nginx,
+# HAProxy and Portcullis all serve that one. nginx and HAProxy allow TLS 1.2 and 1.3 and have session caches and
+# tickets off; Portcullis has no such setting, so the client is made never to resume instead: wrk runs with an
+# LD_PRELOAD shim (wrk-noresume.c, built with cc) that drops the saved session before every handshake, against every
+# target alike. Before measuring, an `openssl s_client` probe records each target's protocol, cipher, key exchange and
+# whether it would resume a session; the summary prints them. `direct` is skipped (the origin speaks plain HTTP).
 set -euo pipefail
 
 SCENARIO=${1:-small}
@@ -35,12 +45,19 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 OUT=${OUT:-$HERE/out}
 
+TLS=0
+RATE=req/s
 case "$SCENARIO" in
     small) URL_PATH=/;    WRK_EXTRA=();                         WHAT="keep-alive" ;;
     16k)   URL_PATH=/16k; WRK_EXTRA=();                         WHAT="keep-alive, 16 KiB body" ;;
     close) URL_PATH=/;    WRK_EXTRA=(-H 'Connection: close');   WHAT="Connection: close" ;;
-    *) echo "usage: $0 [small|16k|close]" >&2; exit 2 ;;
+    tls)   URL_PATH=/;    WRK_EXTRA=();                         WHAT="HTTPS, keep-alive"; TLS=1 ;;
+    tls-handshake)
+           URL_PATH=/;    WRK_EXTRA=(-H 'Connection: close');   TLS=1; RATE=handshakes/s
+           WHAT="HTTPS, Connection: close: a full TLS handshake per request, req/s = new handshakes/s" ;;
+    *) echo "usage: $0 [small|16k|close|tls|tls-handshake]" >&2; exit 2 ;;
 esac
+SCHEME=http; [ "$TLS" = 1 ] && SCHEME=https
 for n in "$REPS" "$DURATION" "$WARMUP" "$CONNS"; do
     [[ "$n" =~ ^[0-9]+$ && "$n" -gt 0 ]] || { echo "REPS, DURATION, WARMUP and CONNS must be positive integers" >&2; exit 2; }
 done
@@ -49,6 +66,11 @@ for t in $TARGETS; do
 done
 has_target() { [[ " $TARGETS " == *" $1 "* ]]; }
 log() { echo "== $*" >&2; }
+if [ "$TLS" = 1 ] && has_target direct; then
+    log "scenario $SCENARIO: skipping target direct (the origin speaks plain HTTP)"
+    TARGETS=$(echo " $TARGETS " | sed 's/ direct / /g; s/^ *//; s/ *$//')
+    [ -n "$TARGETS" ] || { echo "no target left to measure" >&2; exit 2; }
+fi
 
 # ---------------------------------------------------------------------------------------------------------------
 # Tools: install what is missing with apt when we can.
@@ -71,6 +93,7 @@ ensure_packages() {  # ensure_packages PKG... ; returns 1 when something is stil
 
 PATH="$PATH:/usr/sbin:/sbin"  # nginx and haproxy live in sbin
 ensure_packages nginx wrk curl || exit 1
+if [ "$TLS" = 1 ]; then ensure_packages openssl || exit 1; fi
 if has_target haproxy && ! ensure_packages haproxy; then
     echo "warning: haproxy is not available; skipping it" >&2
     TARGETS=$(echo " $TARGETS " | sed 's/ haproxy / /; s/^ *//; s/ *$//')
@@ -100,6 +123,33 @@ RUN_DIR="$OUT/$(date +%Y%m%d-%H%M%S)-$SCENARIO"
 mkdir -p "$RUN_DIR/www"
 chmod 755 "$RUN_DIR" "$RUN_DIR/www"  # nginx workers may run as nobody
 head -c 16384 /dev/zero | tr '\0' 'x' >"$RUN_DIR/www/16k"
+
+WRK_ENV=()           # environment for wrk (the no-resumption shim in the TLS scenarios)
+TLS_CLIENT="wrk with the system OpenSSL"
+if [ "$TLS" = 1 ]; then
+    # One test certificate for every proxy: ECDSA P-256, self-signed (wrk does not verify it).
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 7 \
+        -subj "/CN=localhost" -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+        -keyout "$RUN_DIR/key.pem" -out "$RUN_DIR/cert.pem" >"$RUN_DIR/openssl-req.log" 2>&1 ||
+        { echo "openssl could not generate the test certificate; see $RUN_DIR/openssl-req.log" >&2; exit 1; }
+    cat "$RUN_DIR/cert.pem" "$RUN_DIR/key.pem" >"$RUN_DIR/cert+key.pem"  # HAProxy's `crt` takes both in one file
+    chmod 600 "$RUN_DIR/key.pem" "$RUN_DIR/cert+key.pem"
+    # Make wrk never resume a TLS session (see wrk-noresume.c), so every target does the same full handshakes.
+    shim_rc=1
+    if command -v cc >/dev/null 2>&1 &&
+        cc -shared -fPIC -O2 -o "$RUN_DIR/wrk-noresume.so" "$HERE/wrk-noresume.c" -ldl >"$RUN_DIR/cc.log" 2>&1; then
+        shim_rc=0  # check that wrk still starts with it (`wrk --version` exits 1)
+        env LD_PRELOAD="$RUN_DIR/wrk-noresume.so" wrk --version >>"$RUN_DIR/cc.log" 2>&1 </dev/null || shim_rc=$?
+    fi
+    if [ "$shim_rc" -le 1 ] && [ -s "$RUN_DIR/wrk-noresume.so" ] && ! grep -q 'cannot be preloaded' "$RUN_DIR/cc.log"; then
+        WRK_ENV=(LD_PRELOAD="$RUN_DIR/wrk-noresume.so")
+        TLS_CLIENT="wrk, never resuming a session (LD_PRELOAD wrk-noresume.so)"
+    else
+        echo "warning: could not build $HERE/wrk-noresume.c (needs cc); wrk will resume TLS sessions with any" \
+            "target that allows it, and the handshake figures are not comparable" >&2
+        TLS_CLIENT="wrk, RESUMING sessions where the target allows it (wrk-noresume.c could not be built)"
+    fi
+fi
 
 declare -A PID=()    # target -> pid of the process we started
 cleanup() {
@@ -131,13 +181,15 @@ free_port() {  # free_port VAR: set VAR to a port in 20000-32767 (below Linux's 
     echo "no free port found" >&2; return 1
 }
 
-render() {  # render TEMPLATE OUTPUT: fill in @DIR@, @PORT@, @ORIGIN_PORT@
-    sed -e "s|@DIR@|$RUN_DIR|g" -e "s|@PORT@|$2|g" -e "s|@ORIGIN_PORT@|$ORIGIN_PORT|g" "$HERE/$1" >"$3"
+render() {  # render TEMPLATE PORT OUTPUT: fill in @DIR@, @PORT@, @ORIGIN_PORT@; TLS scenarios use NAME-tls.EXT.tmpl
+    local template=$1
+    [ "$TLS" = 1 ] && [[ "$template" != nginx-origin* ]] && template=${template%%.*}-tls.${template#*.}
+    sed -e "s|@DIR@|$RUN_DIR|g" -e "s|@PORT@|$2|g" -e "s|@ORIGIN_PORT@|$ORIGIN_PORT|g" "$HERE/$template" >"$3"
 }
 
 wait_ready() {  # wait_ready NAME URL: until URL answers 2xx, at most 30 s
     for _ in $(seq 150); do
-        if curl -fsS -o /dev/null --max-time 1 "$2" 2>/dev/null; then return 0; fi
+        if curl -kfsS -o /dev/null --max-time 1 "$2" 2>/dev/null; then return 0; fi
         kill -0 "${PID[$1]}" 2>/dev/null || { echo "$1 exited; see $RUN_DIR/$1.log" >&2; return 1; }
         sleep 0.2
     done
@@ -173,8 +225,31 @@ for t in $TARGETS; do
             start portcullis "$PROXY_CPU" "$PORTCULLIS_BINARY" run --config "$RUN_DIR/portcullis.yaml" \
                 --concurrency 1 --access-log off --admin "127.0.0.1:$ADMIN_PORT" ;;
     esac
-    [ "$t" = direct ] || wait_ready "$t" "http://127.0.0.1:${PORT[$t]}$URL_PATH"
+    [ "$t" = direct ] || wait_ready "$t" "$SCHEME://127.0.0.1:${PORT[$t]}$URL_PATH"
 done
+
+# TLS: what each target negotiates with an OpenSSL client, and whether it would resume a session (a second
+# connection offering the first one's session). wrk itself never resumes (see above), whatever this says.
+declare -A TLS_INFO=()
+tls_probe() {  # tls_probe TARGET
+    local t=$1 req=$'GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' resumes=no
+    local first="$RUN_DIR/tls-probe-$t-1.txt" second="$RUN_DIR/tls-probe-$t-2.txt" session="$RUN_DIR/tls-session-$t.pem"
+    printf '%s' "$req" | timeout 10 openssl s_client -connect "127.0.0.1:${PORT[$t]}" -ign_eof -sess_out "$session" \
+        >"$first" 2>&1 || true
+    if [ -s "$session" ]; then
+        printf '%s' "$req" | timeout 10 openssl s_client -connect "127.0.0.1:${PORT[$t]}" -ign_eof -sess_in "$session" \
+            >"$second" 2>&1 || true
+        grep -q '^Reused,' "$second" && resumes=yes
+    fi
+    TLS_INFO[$t]=$(awk -v r="$resumes" '
+        /^(New|Reused), / { sub(/,$/, "", $2); proto = $2; cipher = $NF }
+        /^Server Temp Key:/ { kx = $4; sub(/,$/, "", kx) }
+        END { printf "%s %s %s, would resume a session: %s", proto ? proto : "?", cipher ? cipher : "?", kx ? kx : "?", r }' "$first")
+    log "TLS $t: ${TLS_INFO[$t]}"
+}
+if [ "$TLS" = 1 ]; then
+    for t in $TARGETS; do tls_probe "$t"; done
+fi
 
 # ---------------------------------------------------------------------------------------------------------------
 # Measure.
@@ -189,10 +264,22 @@ cpu_busy() {  # percent busy of CPUs $PROXY_CPU and $LOAD_CPU over 0.5 s, as "bu
           if ($1 in t) { printf "%d ", 100 * (1 - (idle - i0[$1]) / (total - t[$1])) } else { t[$1] = total; i0[$1] = idle } }'
 }
 
+CLK_TCK=$(getconf CLK_TCK 2>/dev/null || echo 100)
+proxy_pid() {  # proxy_pid TARGET: the process doing the work (nginx: its one worker), or nothing for direct
+    local pid=${PID[$1]:-}
+    [ "$1" = nginx ] && pid=$(pgrep -P "$pid" | head -n 1 || true)
+    echo "$pid"
+}
+proc_cpu() {  # proc_cpu PID: "user+system ticks  wall-clock microseconds" of PID now
+    local ticks
+    ticks=$(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0)
+    echo "$ticks ${EPOCHREALTIME/./}"
+}
+
 run_wrk() {  # run_wrk SECONDS URL OUTPUT
     # In the background and waited for, so that Ctrl-C or SIGTERM stop the script at once (`wait` returns on a
     # trapped signal; a foreground command would be waited for to the end).
-    timeout $(($1 + 20)) taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"$1s" --latency "${WRK_EXTRA[@]}" "$2" \
+    timeout $(($1 + 20)) taskset -c "$LOAD_CPU" env "${WRK_ENV[@]}" wrk -t1 -c"$CONNS" -d"$1s" --latency "${WRK_EXTRA[@]}" "$2" \
         >"$3" 2>&1 </dev/null &
     PID[wrk]=$!
     local rc=0
@@ -215,19 +302,28 @@ parse_wrk() {
 }
 
 RESULTS="$RUN_DIR/results.tsv"
-printf 'rep\ttarget\trps\tp50_ms\tp99_ms\terrors\tbusy_before\n' >"$RESULTS"
+printf 'rep\ttarget\trps\tp50_ms\tp99_ms\terrors\tbusy_before\tproxy_cpu\n' >"$RESULTS"
 log "scenario $SCENARIO: GET $URL_PATH ($WHAT), wrk -t1 -c$CONNS -d${DURATION}s --latency; $REPS reps of: $TARGETS"
 log "proxy on CPU $PROXY_CPU; wrk and origin on CPU $LOAD_CPU; load average $(cut -d' ' -f1-3 /proc/loadavg); files in $RUN_DIR"
 for rep in $(seq "$REPS"); do
     for t in $TARGETS; do
-        url="http://127.0.0.1:${PORT[$t]}$URL_PATH"
+        url="$SCHEME://127.0.0.1:${PORT[$t]}$URL_PATH"
         run_wrk "$WARMUP" "$url" "$RUN_DIR/warmup-$t-$rep.txt" || true
         busy=$(cpu_busy)
+        pid=$(proxy_pid "$t")
+        [ -n "$pid" ] && read -r ticks0 us0 < <(proc_cpu "$pid")
         run_wrk "$DURATION" "$url" "$RUN_DIR/wrk-$t-$rep.txt" || { echo "wrk failed against $t" >&2; exit 1; }
+        proxy_cpu=-  # percent of one core the proxy used while measured
+        if [ -n "$pid" ]; then
+            read -r ticks1 us1 < <(proc_cpu "$pid")
+            proxy_cpu=$(( (ticks1 - ticks0) * 100000000 / CLK_TCK / (us1 - us0 > 0 ? us1 - us0 : 1) ))
+        fi
         read -r rps p50 p99 err < <(parse_wrk "$RUN_DIR/wrk-$t-$rep.txt" || true)
         [ -n "${rps:-}" ] || { echo "could not parse $RUN_DIR/wrk-$t-$rep.txt" >&2; exit 1; }
-        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$rep" "$t" "$rps" "$p50" "$p99" "$err" "${busy% }" >>"$RESULTS"
-        log "rep $rep $t: $rps req/s, p50 $p50 ms, p99 $p99 ms, errors $err (CPU busy before: ${busy% } %)"
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$rep" "$t" "$rps" "$p50" "$p99" "$err" "${busy% }" "$proxy_cpu" \
+            >>"$RESULTS"
+        log "rep $rep $t: $rps $RATE, p50 $p50 ms, p99 $p99 ms, errors $err" \
+            "(CPU busy before: ${busy% } %; proxy used $proxy_cpu % of a core)"
     done
 done
 
@@ -260,7 +356,7 @@ summary() {
     for t in portcullis haproxy; do
         if ! has_target "$t" || ! has_target nginx; then continue; fi
         # Throughput: median of the per-repetition ratios. Latency: ratio of the median p99s.
-        awk -F'\t' -v t="$t" -v goal="$([ "$t" = portcullis ] && echo 1)" '
+        awk -F'\t' -v t="$t" -v goal="$([ "$t" = portcullis ] && echo 1)" -v tls="$TLS" -v rate="$RATE" '
             function median(a, n,   i, j, x) { for (i = 2; i <= n; i++) { x = a[i]; for (j = i - 1; j > 0 && a[j] > x; j--) a[j + 1] = a[j]; a[j + 1] = x }
                                             return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
             $2 == t { rt[$1] = $3; pt[++nt] = $5 }
@@ -269,12 +365,21 @@ summary() {
                 for (rep in rt) if ((rep in rn) && rn[rep] > 0) q[++n] = rt[rep] / rn[rep]
                 if (n == 0) exit
                 rq = median(q, n); lq = median(pt, nt) / median(pn, nn)
-                printf "%s/nginx: req/s x%.2f, p99 x%.2f", t, rq, lq
-                if (goal) printf "   goal: req/s >= x0.80 %s, p99 <= x1.50 %s", (rq >= 0.8 ? "MET" : "MISSED"), (lq <= 1.5 ? "MET" : "MISSED")
+                printf "%s/nginx: %s x%.2f, p99 x%.2f", t, rate, rq, lq
+                if (goal && tls) printf "   goal: %s >= x0.80 %s", rate, (rq >= 0.8 ? "MET" : "MISSED")
+                else if (goal) printf "   goal: req/s >= x0.80 %s, p99 <= x1.50 %s", (rq >= 0.8 ? "MET" : "MISSED"), (lq <= 1.5 ? "MET" : "MISSED")
                 printf "\n" }' "$RESULTS"
     done
     awk -F'\t' 'NR > 1 { split($7, b, " "); if (b[1] > 25 || b[2] > 25) busy++ }
         END { if (busy) printf "warning: %d run(s) started with a CPU more than 25%% busy; another process may have skewed them\n", busy }' "$RESULTS"
+    # A proxy that did not get its whole core was held back by something else: the load generator could not keep it
+    # busy, or other processes shared its core.
+    awk -F'\t' 'NR > 1 && $8 ~ /^[0-9]+$/ { s[$2] += $8; n[$2]++ }
+        END { for (t in s) if (s[t] / n[t] < 90) printf "note: %s ran %d%% of the time on average while measured (not saturating its core: the load generator was the bottleneck, or other processes shared the core)\n", t, s[t] / n[t] }' "$RESULTS"
+    if [ "$TLS" = 1 ]; then
+        echo "TLS: one ECDSA P-256 test certificate for all; client: $TLS_CLIENT"
+        for t in $TARGETS; do echo "TLS $t: ${TLS_INFO[$t]:-?}"; done
+    fi
     echo "raw results: $RESULTS"
 }
 summary | tee "$RUN_DIR/summary.txt"
