@@ -40,7 +40,10 @@ let package = Package(
             name: "PortcullisTLS",
             dependencies: ["CPortcullisOpenSSL", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: strict),
-        .target(name: "PortcullisHTTP2", dependencies: ["CPortcullisNghttp2"], swiftSettings: strict),
+        .target(
+            name: "PortcullisHTTP2",
+            dependencies: ["CPortcullisNghttp2", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strict),
         .target(name: "PortcullisCompression", dependencies: ["CPortcullisZlib"], swiftSettings: strict),
         .target(
             name: "PortcullisObservability",
@@ -130,6 +133,10 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
+            swiftSettings: strict),
+        .testTarget(
+            name: "PortcullisHTTP2Tests",
+            dependencies: ["PortcullisHTTP2", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: strict),
         .testTarget(
             name: "PortcullisObservabilityTests", dependencies: ["PortcullisObservability"], swiftSettings: strict),
