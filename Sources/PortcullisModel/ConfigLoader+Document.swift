@@ -71,6 +71,7 @@ extension ConfigLoader {
                                                                             data: secret.1)) }
             }
         }
+        if apiVersion == ForwardProxy.apiVersion, kind == "ForwardProxy" { return Self.decodeForwardProxy }
         guard Self.networkingVersions.contains(apiVersion) else { return nil }
         switch kind {
         case "Gateway":

@@ -5,11 +5,13 @@ public struct ConfigSet: Sendable, Hashable {
     public var destinationRules: [DestinationRule] = []
     public var serviceEntries: [ServiceEntry] = []
     public var secrets: [Secret] = []
+    /// Portcullis `ForwardProxy` listeners (issue 5, forward-proxy mode).
+    public var forwardProxies: [ForwardProxy] = []
     public init() {}
 
     public var isEmpty: Bool {
         self.gateways.isEmpty && self.virtualServices.isEmpty && self.destinationRules.isEmpty
-            && self.serviceEntries.isEmpty && self.secrets.isEmpty
+            && self.serviceEntries.isEmpty && self.secrets.isEmpty && self.forwardProxies.isEmpty
     }
 }
 

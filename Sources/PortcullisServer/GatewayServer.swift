@@ -94,6 +94,7 @@ public final class GatewayServer: Sendable {
         let initialFiles = source.extraFiles.withLockedValue { $0 }
         self.state.withLockedValue { $0.certificateStamp = CertificateFiles.stamp(initialFiles) }
         try await self.install(initial, workers: workers, listeners: listeners)
+        let egress = await ForwardProxyListeners.start(initial.config, group, workers, self.options, self.logger)
         self.state.withLockedValue { $0.readiness = .serving }
         self.logger.info("serving", metadata: ["version": "\(initial.version)"])
 
@@ -105,12 +106,14 @@ public final class GatewayServer: Sendable {
                     continue
                 }
                 await self.reload(loaded, source: source, workers: workers, listeners: listeners)
+                await egress.apply(config: self.state.withLockedValue { $0.snapshot?.config } ?? initial.config)
             }
         }
 
         await SignalWaiter.waitForTermination()
         self.logger.info("termination signal: draining", metadata: ["drain_seconds": "\(self.options.drainSeconds)"])
         reloadTask.cancel()
+        await egress.closeAll()
         await self.drain(workers: workers, listeners: listeners, services: services)
         try? await admin.close()
         accessLog.flush()
