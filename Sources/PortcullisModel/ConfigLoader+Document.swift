@@ -72,6 +72,7 @@ extension ConfigLoader {
             }
         }
         if apiVersion == ForwardProxy.apiVersion, kind == "ForwardProxy" { return Self.decodeForwardProxy }
+        if apiVersion == "v1", kind == "ConfigMap" { return Self.decodeMeshConfigMap }
         guard Self.networkingVersions.contains(apiVersion) else { return nil }
         switch kind {
         case "Gateway":

@@ -7,6 +7,8 @@ public struct ConfigSet: Sendable, Hashable {
     public var secrets: [Secret] = []
     /// Portcullis `ForwardProxy` listeners (issue 5, forward-proxy mode).
     public var forwardProxies: [ForwardProxy] = []
+    /// Mesh settings from `ConfigMap/istio` (`data.mesh`), when present.
+    public var mesh: MeshSettings?
     public init() {}
 
     public var isEmpty: Bool {

@@ -119,7 +119,12 @@ final class ProxyExchange {
             let vhost = table.virtualHost(forHost: Substring(host))
         else {
             self.record.responseFlags.insert(.noRouteFound)
-            self.sendLocalReply(status: 404, body: nil, details: "route_not_found")
+            if self.snapshot?.config.mesh?.outboundTrafficPolicy == .registryOnly {
+                // Mesh REGISTRY_ONLY: an undeclared host gets the sidecar's `block_all` answer (§4.2).
+                self.sendLocalReply(status: 502, body: nil, details: "registry_only_block_all")
+            } else {
+                self.sendLocalReply(status: 404, body: nil, details: "route_not_found")
+            }
             return
         }
         if vhost.requireTLS && self.downstream.scheme == "http" {

@@ -5,6 +5,7 @@ import PortcullisModel
 import PortcullisObservability
 import PortcullisRouting
 import PortcullisUpstream
+import Foundation
 import Testing
 
 @testable import PortcullisProxy
@@ -50,8 +51,8 @@ struct DownstreamHandlerTests {
         """
 
     /// A channel whose handler serves port 8080 of the compiled YAML.
-    private func makeChannel() throws -> EmbeddedChannel {
-        let loaded = ConfigLoader().load(yaml: Self.yaml)
+    private func makeChannel(yaml: String = Self.yaml) throws -> EmbeddedChannel {
+        let loaded = ConfigLoader().load(yaml: yaml)
         #expect(loaded.errors.isEmpty)
         let routing = RouteCompiler.compile(loaded.config, options: RoutingOptions())
         let clusters = ClusterCatalog.build(
@@ -192,5 +193,42 @@ struct DownstreamHandlerTests {
         let denied = try self.send(channel, "GET /api/x HTTP/1.1\r\nHost: a\r\nOrigin: https://evil.example\r\n\r\n")
         #expect(denied.hasPrefix("HTTP/1.1 200 "))
         #expect(!denied.contains("access-control-allow-origin"))
+    }
+
+    @Test func registryOnlyMeshConfigAnswersUnknownHostsWith502() throws {
+        let mesh = """
+            ---
+            apiVersion: v1
+            kind: ConfigMap
+            metadata: {name: istio, namespace: istio-system}
+            data:
+              mesh: |
+                outboundTrafficPolicy:
+                  mode: REGISTRY_ONLY
+            """
+        // Only shop.example.com is bound, so any other Host is undeclared.
+        let yaml = """
+            apiVersion: networking.istio.io/v1
+            kind: Gateway
+            metadata: {name: gw, namespace: istio-system}
+            spec:
+              servers:
+              - port: {number: 8080, name: http, protocol: HTTP}
+                hosts: ["*"]
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: shop, namespace: istio-system}
+            spec:
+              hosts: [shop.example.com]
+              gateways: [gw]
+              http:
+              - directResponse: {status: 200, body: {string: "shop"}}
+            """ + "\n" + mesh
+        let channel = try self.makeChannel(yaml: yaml)
+        let unknown = try self.send(channel, "GET /hello HTTP/1.1\r\nHost: elsewhere.example\r\n\r\n")
+        #expect(unknown.hasPrefix("HTTP/1.1 502 Bad Gateway\r\n"))
+        let known = try self.send(channel, "GET /hello HTTP/1.1\r\nHost: shop.example.com\r\n\r\n")
+        #expect(known.hasPrefix("HTTP/1.1 200 OK\r\n"))
     }
 }
