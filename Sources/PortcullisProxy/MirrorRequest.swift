@@ -83,6 +83,7 @@ final class MirrorRequest: UpstreamResponseReceiver {
     private var keepAlive = true
 
     func upstreamHead(_ head: HTTP1ResponseHead) { self.keepAlive = head.keepAlive }
+    func upstreamInformational(_ head: HTTP1ResponseHead) {}
     func upstreamBody(_ body: ByteBuffer) {}
     func upstreamEnd(_ trailers: HTTPHeaderList?) { self.done(reusable: self.keepAlive) }
     func upstreamFailed(_ failure: UpstreamFailure) { self.done(reusable: false) }

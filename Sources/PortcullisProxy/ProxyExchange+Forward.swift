@@ -69,17 +69,13 @@ extension ProxyExchange {
         case .none, .untilClose:
             if self.head.method == "POST" || self.head.method == "PUT" { headers.add("content-length", "0") }
         }
+        // `Expect: 100-continue` is proxied, as Istio's gateways do (ENABLE_100_CONTINUE_HEADERS): the upstream's
+        // 100 is relayed (`upstreamInformational`), so the client sends its body only once the upstream wants it.
+        if self.head.expectContinue { headers.add("expect", "100-continue") }
         var buffer = self.downstream.allocator.buffer(capacity: 512)
         HTTP1Serializer.writeRequestHead(
             method: self.head.method, target: upstreamPath, headers: headers, into: &buffer)
         self.upstreamHead = buffer
-
-        if self.head.expectContinue {
-            var interim = self.downstream.allocator.buffer(capacity: 32)
-            interim.writeString("HTTP/1.1 100 Continue\r\n\r\n")
-            self.downstream.write(interim)
-            self.downstream.flush()
-        }
         self.phase = .connecting
         self.attempt()
     }

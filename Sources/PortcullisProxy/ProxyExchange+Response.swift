@@ -107,6 +107,17 @@ extension ProxyExchange: UpstreamResponseReceiver {
         self.downstream.write(buffer)
     }
 
+    /// Relays the upstream's `100 Continue` to a client that asked for it (once); other 1xx are dropped.
+    func upstreamInformational(_ head: HTTP1ResponseHead) {
+        guard head.status == 100, self.head.expectContinue, !self.sentContinue, self.phase == .awaitingResponse
+        else { return }
+        self.sentContinue = true
+        var interim = self.downstream.allocator.buffer(capacity: 32)
+        interim.writeStaticString("HTTP/1.1 100 Continue\r\n\r\n")
+        self.downstream.write(interim)
+        self.downstream.flush()
+    }
+
     func upstreamBody(_ body: ByteBuffer) {
         guard self.phase == .responding else { return }
         self.responseBodyBytes += body.readableBytes

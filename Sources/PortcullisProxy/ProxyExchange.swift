@@ -72,6 +72,7 @@ final class ProxyExchange {
     /// CORS headers added to the response of an allowed cross-origin request.
     var corsResponseHeaders: [(String, String)] = []
     var mirrorsStarted = false
+    var sentContinue = false
 
     init(downstream: DownstreamHTTP1Handler, head: HTTP1RequestHead) {
         self.downstream = downstream

@@ -16,6 +16,8 @@ enum UpstreamFailure: Error, Sendable {
 /// What an upstream connection reports to the request currently using it.
 protocol UpstreamResponseReceiver: AnyObject {
     func upstreamHead(_ head: HTTP1ResponseHead)
+    /// A 1xx other than 101 (e.g. `100 Continue`).
+    func upstreamInformational(_ head: HTTP1ResponseHead)
     func upstreamBody(_ body: ByteBuffer)
     func upstreamEnd(_ trailers: HTTPHeaderList?)
     func upstreamFailed(_ failure: UpstreamFailure)
@@ -131,7 +133,10 @@ extension UpstreamConnection {
                         if buffer.readableBytes > 0 { receiver.upstreamTunnelData(buffer) }
                         return
                     }
-                    if head.status >= 100 && head.status < 200 { continue }  // 100 Continue: we answered it already
+                    if head.status >= 100 && head.status < 200 {
+                        receiver.upstreamInformational(head)
+                        continue
+                    }
                     self.sawHead = true
                     receiver.upstreamHead(head)
                 case .body(let body):
