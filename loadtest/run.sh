@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Compare Portcullis with nginx and HAProxy as reverse proxies, side by side, on one core each.
 #
-# Usage: loadtest/run.sh [small|16k|close|tls|tls-handshake]      (default: small)
+# Usage: loadtest/run.sh [small|16k|close|tls|tls-handshake|connect]      (default: small)
 #   small          GET / -> "ok\n" (3 bytes), HTTP/1.1 keep-alive
 #   16k            GET /16k -> a 16 KiB body, HTTP/1.1 keep-alive
 #   close          GET / with `Connection: close`: one new connection per request
 #   tls            GET / over TLS (HTTP/1.1 keep-alive); the proxies talk plain HTTP to the origin
 #   tls-handshake  GET / over TLS with `Connection: close`: a new TLS connection, and a full handshake, per request;
 #                  requests/s is new handshakes/s
+#   connect        bulk bytes: one download of a BULK_MIB file from the origin with curl, straight to the origin
+#                  (direct) and through a Portcullis ForwardProxy CONNECT tunnel (curl --proxytunnel); MB/s, and the
+#                  ratio of the two. Only the targets direct and portcullis (nginx and HAProxy are no CONNECT proxies)
 #
 # Environment:
 #   TARGETS="direct nginx haproxy portcullis"  what to measure (direct = wrk straight to the origin)
@@ -16,6 +19,7 @@
 #   PORTCULLIS_BINARY=path                     use this binary instead of building one (swift build -c release)
 #   SWIFT=swift  SWIFTPM_FLAGS="--scratch-path X"  the Swift driver and extra flags for that build
 #   OUT=loadtest/out                           each run leaves its configs, logs and wrk outputs in OUT/<stamp>-<scenario>
+#   BULK_MIB=1024                              connect: size of the downloaded file (sparse, removed on exit)
 #
 # Method (see the perf notes in the README): each proxy runs one worker pinned to PROXY_CPU; the load generator
 # and the origin nginx are pinned to LOAD_CPU. Targets are interleaved (A B C A B C ...), each measured run follows
@@ -28,6 +32,11 @@
 # LD_PRELOAD shim (wrk-noresume.c, built with cc) that drops the saved session before every handshake, against every
 # target alike. Before measuring, an `openssl s_client` probe records each target's protocol, cipher, key exchange and
 # whether it would resume a session; the summary prints them. `direct` is skipped (the origin speaks plain HTTP).
+#
+# connect: instead of wrk, each repetition runs `curl -o /dev/null` pinned to LOAD_CPU once per target (after one
+# discarded warm-up download), direct and through `-p -x http://127.0.0.1:PORT` (a CONNECT tunnel to the origin's
+# IP and port, allowed by a ServiceEntry listing that address and port), interleaved, and records curl's
+# speed_download. The ratio portcullis/direct is the median of the per-repetition ratios.
 set -euo pipefail
 
 SCENARIO=${1:-small}
@@ -40,13 +49,16 @@ PROXY_CPU=${PROXY_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 SWIFTPM_FLAGS=${SWIFTPM_FLAGS:-}
 SWIFT=${SWIFT:-swift}
+BULK_MIB=${BULK_MIB:-1024}
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 OUT=${OUT:-$HERE/out}
 
 TLS=0
+BULK=0               # connect: curl downloads instead of wrk
 RATE=req/s
+SUFFIX=              # config templates NAME.EXT.tmpl are used as NAME$SUFFIX.EXT.tmpl (the origin's never)
 case "$SCENARIO" in
     small) URL_PATH=/;    WRK_EXTRA=();                         WHAT="keep-alive" ;;
     16k)   URL_PATH=/16k; WRK_EXTRA=();                         WHAT="keep-alive, 16 KiB body" ;;
@@ -55,11 +67,17 @@ case "$SCENARIO" in
     tls-handshake)
            URL_PATH=/;    WRK_EXTRA=(-H 'Connection: close');   TLS=1; RATE=handshakes/s
            WHAT="HTTPS, Connection: close: a full TLS handshake per request, req/s = new handshakes/s" ;;
-    *) echo "usage: $0 [small|16k|close|tls|tls-handshake]" >&2; exit 2 ;;
+    connect)
+           URL_PATH=/big; WRK_EXTRA=(); BULK=1; RATE=MB/s; SUFFIX=-connect
+           WHAT="$BULK_MIB MiB in one response, direct or through a CONNECT tunnel" ;;
+    *) echo "usage: $0 [small|16k|close|tls|tls-handshake|connect]" >&2; exit 2 ;;
 esac
+[ "$TLS" = 1 ] && SUFFIX=-tls
+READY_PATH=$URL_PATH; [ "$BULK" = 1 ] && READY_PATH=/  # never download the bulk file to check readiness
 SCHEME=http; [ "$TLS" = 1 ] && SCHEME=https
-for n in "$REPS" "$DURATION" "$WARMUP" "$CONNS"; do
-    [[ "$n" =~ ^[0-9]+$ && "$n" -gt 0 ]] || { echo "REPS, DURATION, WARMUP and CONNS must be positive integers" >&2; exit 2; }
+for n in "$REPS" "$DURATION" "$WARMUP" "$CONNS" "$BULK_MIB"; do
+    [[ "$n" =~ ^[0-9]+$ && "$n" -gt 0 ]] ||
+        { echo "REPS, DURATION, WARMUP, CONNS and BULK_MIB must be positive integers" >&2; exit 2; }
 done
 for t in $TARGETS; do
     case "$t" in direct|nginx|haproxy|portcullis) ;; *) echo "unknown target: $t" >&2; exit 2 ;; esac
@@ -69,6 +87,14 @@ log() { echo "== $*" >&2; }
 if [ "$TLS" = 1 ] && has_target direct; then
     log "scenario $SCENARIO: skipping target direct (the origin speaks plain HTTP)"
     TARGETS=$(echo " $TARGETS " | sed 's/ direct / /g; s/^ *//; s/ *$//')
+    [ -n "$TARGETS" ] || { echo "no target left to measure" >&2; exit 2; }
+fi
+if [ "$BULK" = 1 ]; then
+    for t in nginx haproxy; do
+        has_target "$t" || continue
+        log "scenario $SCENARIO: skipping target $t (not a CONNECT proxy)"
+        TARGETS=$(echo " $TARGETS " | sed "s/ $t / /g; s/^ *//; s/ *\$//")
+    done
     [ -n "$TARGETS" ] || { echo "no target left to measure" >&2; exit 2; }
 fi
 
@@ -92,7 +118,8 @@ ensure_packages() {  # ensure_packages PKG... ; returns 1 when something is stil
 }
 
 PATH="$PATH:/usr/sbin:/sbin"  # nginx and haproxy live in sbin
-ensure_packages nginx wrk curl || exit 1
+ensure_packages nginx curl || exit 1
+if [ "$BULK" = 0 ]; then ensure_packages wrk || exit 1; fi
 if [ "$TLS" = 1 ]; then ensure_packages openssl || exit 1; fi
 if has_target haproxy && ! ensure_packages haproxy; then
     echo "warning: haproxy is not available; skipping it" >&2
@@ -123,6 +150,8 @@ RUN_DIR="$OUT/$(date +%Y%m%d-%H%M%S)-$SCENARIO"
 mkdir -p "$RUN_DIR/www"
 chmod 755 "$RUN_DIR" "$RUN_DIR/www"  # nginx workers may run as nobody
 head -c 16384 /dev/zero | tr '\0' 'x' >"$RUN_DIR/www/16k"
+# connect: a sparse file (no disk space; reads as zeros, as fast as page-cached data), deleted on exit.
+[ "$BULK" = 1 ] && truncate -s "${BULK_MIB}M" "$RUN_DIR/www/big"
 
 WRK_ENV=()           # environment for wrk (the no-resumption shim in the TLS scenarios)
 TLS_CLIENT="wrk with the system OpenSSL"
@@ -163,6 +192,7 @@ cleanup() {
     done
     for pid in "${PID[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
     wait 2>/dev/null || true
+    rm -f "$RUN_DIR/www/big"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -181,19 +211,20 @@ free_port() {  # free_port VAR: set VAR to a port in 20000-32767 (below Linux's 
     echo "no free port found" >&2; return 1
 }
 
-render() {  # render TEMPLATE PORT OUTPUT: fill in @DIR@, @PORT@, @ORIGIN_PORT@; TLS scenarios use NAME-tls.EXT.tmpl
+render() {  # render TEMPLATE PORT OUTPUT: fill in @DIR@, @PORT@, @ORIGIN_PORT@; uses NAME$SUFFIX.EXT.tmpl (not the origin's)
     local template=$1
-    [ "$TLS" = 1 ] && [[ "$template" != nginx-origin* ]] && template=${template%%.*}-tls.${template#*.}
+    [ -n "$SUFFIX" ] && [[ "$template" != nginx-origin* ]] && template=${template%%.*}$SUFFIX.${template#*.}
     sed -e "s|@DIR@|$RUN_DIR|g" -e "s|@PORT@|$2|g" -e "s|@ORIGIN_PORT@|$ORIGIN_PORT|g" "$HERE/$template" >"$3"
 }
 
-wait_ready() {  # wait_ready NAME URL: until URL answers 2xx, at most 30 s
+wait_ready() {  # wait_ready NAME URL [CURL_ARG...]: until URL answers 2xx, at most 30 s
+    local name=$1 url=$2; shift 2
     for _ in $(seq 150); do
-        if curl -kfsS -o /dev/null --max-time 1 "$2" 2>/dev/null; then return 0; fi
-        kill -0 "${PID[$1]}" 2>/dev/null || { echo "$1 exited; see $RUN_DIR/$1.log" >&2; return 1; }
+        if curl -kfsS -o /dev/null --max-time 1 "$@" "$url" 2>/dev/null; then return 0; fi
+        kill -0 "${PID[$name]}" 2>/dev/null || { echo "$name exited; see $RUN_DIR/$name.log" >&2; return 1; }
         sleep 0.2
     done
-    echo "$1 did not become ready at $2; see $RUN_DIR/$1.log" >&2; return 1
+    echo "$name did not become ready at $url; see $RUN_DIR/$name.log" >&2; return 1
 }
 
 start() {  # start NAME CPU COMMAND...: run COMMAND pinned to CPU in the background, logging to RUN_DIR/NAME.log
@@ -206,7 +237,12 @@ free_port ORIGIN_PORT
 declare -A PORT=([direct]=$ORIGIN_PORT)
 render nginx-origin.conf.tmpl "$ORIGIN_PORT" "$RUN_DIR/origin.conf"
 start origin "$LOAD_CPU" nginx -e "$RUN_DIR/origin-error.log" -c "$RUN_DIR/origin.conf"
-wait_ready origin "http://127.0.0.1:$ORIGIN_PORT$URL_PATH"
+wait_ready origin "http://127.0.0.1:$ORIGIN_PORT$READY_PATH"
+
+via() {  # via TARGET: set VIA to the curl arguments that reach the origin through TARGET (connect scenario)
+    VIA=()
+    [ "$1" = direct ] || VIA=(-p -x "http://127.0.0.1:${PORT[$1]}")
+}
 
 for t in $TARGETS; do
     case "$t" in
@@ -225,7 +261,12 @@ for t in $TARGETS; do
             start portcullis "$PROXY_CPU" "$PORTCULLIS_BINARY" run --config "$RUN_DIR/portcullis.yaml" \
                 --concurrency 1 --access-log off --admin "127.0.0.1:$ADMIN_PORT" ;;
     esac
-    [ "$t" = direct ] || wait_ready "$t" "$SCHEME://127.0.0.1:${PORT[$t]}$URL_PATH"
+    if [ "$BULK" = 1 ]; then
+        via "$t"
+        [ "$t" = direct ] || wait_ready "$t" "http://127.0.0.1:$ORIGIN_PORT$READY_PATH" "${VIA[@]}"
+    else
+        [ "$t" = direct ] || wait_ready "$t" "$SCHEME://127.0.0.1:${PORT[$t]}$READY_PATH"
+    fi
 done
 
 # TLS: what each target negotiates with an OpenSSL client, and whether it would resume a session (a second
@@ -301,11 +342,55 @@ parse_wrk() {
         END { if (rps == "") exit 1; printf "%.0f %.3f %.3f %d\n", rps, p50, p99, err }' "$1"
 }
 
+run_curl() {  # run_curl TARGET OUTPUT: one download of the bulk file through TARGET, "code bytes seconds bytes/s"
+    via "$1"
+    timeout 600 taskset -c "$LOAD_CPU" curl -sS -o /dev/null --max-time 580 \
+        -w '%{http_code} %{size_download} %{time_total} %{speed_download}\n' "${VIA[@]}" \
+        "http://127.0.0.1:$ORIGIN_PORT$URL_PATH" >"$2" 2>&1 </dev/null &
+    PID[curl]=$!
+    local rc=0
+    wait "${PID[curl]}" || rc=$?
+    unset 'PID[curl]'
+    return "$rc"
+}
+
+BULK_BYTES=$((BULK_MIB * 1048576))
+measure_bulk() {  # measure_bulk REP TARGET: one warm-up and one measured download, appended to RESULTS
+    local rep=$1 t=$2 busy pid ticks0 us0 ticks1 us1 proxy_cpu=- code bytes secs speed err=0 mbps
+    run_curl "$t" "$RUN_DIR/warmup-$t-$rep.txt" || true
+    busy=$(cpu_busy)
+    pid=$(proxy_pid "$t")
+    [ -n "$pid" ] && read -r ticks0 us0 < <(proc_cpu "$pid")
+    run_curl "$t" "$RUN_DIR/curl-$t-$rep.txt" || { echo "curl failed against $t: $(cat "$RUN_DIR/curl-$t-$rep.txt")" >&2; exit 1; }
+    if [ -n "$pid" ]; then
+        read -r ticks1 us1 < <(proc_cpu "$pid")
+        proxy_cpu=$(( (ticks1 - ticks0) * 100000000 / CLK_TCK / (us1 - us0 > 0 ? us1 - us0 : 1) ))
+    fi
+    read -r code bytes secs speed <"$RUN_DIR/curl-$t-$rep.txt"
+    if [ "$code" != 200 ] || [ "$bytes" != "$BULK_BYTES" ]; then err=1; fi
+    mbps=$(awk -v b="$speed" 'BEGIN { printf "%.1f", b / 1e6 }')
+    # Same columns as the wrk scenarios: the rate in MB/s, seconds and bytes where p50 and p99 would be.
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$rep" "$t" "$mbps" "$secs" "$bytes" "$err" "${busy% }" "$proxy_cpu" \
+        >>"$RESULTS"
+    log "rep $rep $t: $mbps MB/s ($bytes bytes in $secs s, HTTP $code)" \
+        "(CPU busy before: ${busy% } %; proxy used $proxy_cpu % of a core)"
+}
+
 RESULTS="$RUN_DIR/results.tsv"
-printf 'rep\ttarget\trps\tp50_ms\tp99_ms\terrors\tbusy_before\tproxy_cpu\n' >"$RESULTS"
-log "scenario $SCENARIO: GET $URL_PATH ($WHAT), wrk -t1 -c$CONNS -d${DURATION}s --latency; $REPS reps of: $TARGETS"
-log "proxy on CPU $PROXY_CPU; wrk and origin on CPU $LOAD_CPU; load average $(cut -d' ' -f1-3 /proc/loadavg); files in $RUN_DIR"
+if [ "$BULK" = 1 ]; then
+    printf 'rep\ttarget\tMB_per_s\tseconds\tbytes\terrors\tbusy_before\tproxy_cpu\n' >"$RESULTS"
+    log "scenario $SCENARIO: GET $URL_PATH ($WHAT), curl -o /dev/null, one download per run; $REPS reps of: $TARGETS"
+    log "proxy on CPU $PROXY_CPU; curl and origin on CPU $LOAD_CPU; load average $(cut -d' ' -f1-3 /proc/loadavg); files in $RUN_DIR"
+else
+    printf 'rep\ttarget\trps\tp50_ms\tp99_ms\terrors\tbusy_before\tproxy_cpu\n' >"$RESULTS"
+    log "scenario $SCENARIO: GET $URL_PATH ($WHAT), wrk -t1 -c$CONNS -d${DURATION}s --latency; $REPS reps of: $TARGETS"
+    log "proxy on CPU $PROXY_CPU; wrk and origin on CPU $LOAD_CPU; load average $(cut -d' ' -f1-3 /proc/loadavg); files in $RUN_DIR"
+fi
 for rep in $(seq "$REPS"); do
+    if [ "$BULK" = 1 ]; then
+        for t in $TARGETS; do measure_bulk "$rep" "$t"; done
+        continue
+    fi
     for t in $TARGETS; do
         url="$SCHEME://127.0.0.1:${PORT[$t]}$URL_PATH"
         run_wrk "$WARMUP" "$url" "$RUN_DIR/warmup-$t-$rep.txt" || true
@@ -339,7 +424,40 @@ done
 # ---------------------------------------------------------------------------------------------------------------
 # Report.
 
+summary_bulk() {
+    echo
+    echo "Scenario $SCENARIO: GET $URL_PATH ($WHAT), curl -o /dev/null, $REPS repetitions," \
+        "proxy pinned to CPU $PROXY_CPU, curl and origin to CPU $LOAD_CPU"
+    printf '%-11s %-26s %9s %7s %12s %13s\n' target "MB/s median (min-max)" "seconds" errors "proxy CPU %" "peak RSS MiB"
+    for t in $TARGETS; do
+        awk -F'\t' -v t="$t" -v rss="${RSS[$t]:--}" '
+            function median(a, n,   i, j, x) { for (i = 2; i <= n; i++) { x = a[i]; for (j = i - 1; j > 0 && a[j] > x; j--) a[j + 1] = a[j]; a[j + 1] = x }
+                                            return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
+            $2 == t { n++; r[n] = $3; s[n] = $4; err += $6; if ($8 ~ /^[0-9]+$/) c[++nc] = $8
+                      if (min == "" || $3 < min) min = $3; if ($3 > max) max = $3 }
+            END { printf "%-11s %-26s %9.3f %7d %12s %13s\n", t, sprintf("%.0f (%.0f-%.0f)", median(r, n), min, max),
+                         median(s, n), err, nc ? sprintf("%.0f", median(c, nc)) : "-", rss }' "$RESULTS"
+    done
+    echo
+    if has_target portcullis && has_target direct; then
+        awk -F'\t' '
+            function median(a, n,   i, j, x) { for (i = 2; i <= n; i++) { x = a[i]; for (j = i - 1; j > 0 && a[j] > x; j--) a[j + 1] = a[j]; a[j + 1] = x }
+                                            return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
+            NR > 1 && $2 == "portcullis" { rt[$1] = $3 }
+            NR > 1 && $2 == "direct" { rd[$1] = $3 }
+            END {
+                for (rep in rt) if ((rep in rd) && rd[rep] > 0) q[++n] = rt[rep] / rd[rep]
+                if (n == 0) exit
+                rq = median(q, n)
+                printf "portcullis/direct: MB/s x%.2f   goal: MB/s >= x0.90 %s\n", rq, (rq >= 0.9 ? "MET" : "MISSED") }' "$RESULTS"
+    fi
+    awk -F'\t' 'NR > 1 { split($7, b, " "); if (b[1] > 25 || b[2] > 25) busy++ }
+        END { if (busy) printf "warning: %d run(s) started with a CPU more than 25%% busy; another process may have skewed them\n", busy }' "$RESULTS"
+    echo "raw results: $RESULTS"
+}
+
 summary() {
+    [ "$BULK" = 1 ] && { summary_bulk; return; }
     echo
     echo "Scenario $SCENARIO: GET $URL_PATH ($WHAT), wrk -t1 -c$CONNS -d${DURATION}s, $REPS repetitions," \
         "proxy pinned to CPU $PROXY_CPU, wrk and origin to CPU $LOAD_CPU"
