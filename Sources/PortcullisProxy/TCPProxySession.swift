@@ -113,6 +113,7 @@ final class TCPProxySession: ChannelInboundHandler, RemovableChannelHandler {
             .connectTimeout(.nanoseconds(runtime.connectTimeout.nanoseconds))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelOption(.allowRemoteHalfClosure, value: true)
+            .channelOption(.writeBufferWaterMark, value: .init(low: 256 * 1024, high: 1024 * 1024))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(boundGlue.value)

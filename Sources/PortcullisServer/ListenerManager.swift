@@ -69,6 +69,8 @@ final class ListenerManager: @unchecked Sendable {
             .childChannelOption(.maxMessagesPerRead, value: 16)
             // TLS and TCP connections pass half-close through; plain HTTP/1.1 treats EOF as the end.
             .childChannelOption(.allowRemoteHalfClosure, value: kind != .http)
+            // Bulk transfers (tunnels, large bodies) stall on NIO's 64 KiB default high-water mark.
+            .childChannelOption(.writeBufferWaterMark, value: .init(low: 256 * 1024, high: 1024 * 1024))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let worker = workers.worker(for: channel.eventLoop)
