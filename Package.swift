@@ -74,7 +74,7 @@ let package = Package(
             name: "PortcullisProxy",
             dependencies: [
                 "PortcullisModel", "PortcullisRouting", "PortcullisUpstream", "PortcullisObservability",
-                "PortcullisCompression", "PortcullisTLS",
+                "PortcullisCompression", "PortcullisTLS", "PortcullisHTTP2",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -85,6 +85,8 @@ let package = Package(
             dependencies: [
                 "PortcullisModel", .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"), "PortcullisTLS",
             ],
             swiftSettings: strict),
 
@@ -113,6 +115,14 @@ let package = Package(
             swiftSettings: strict),
 
         .testTarget(name: "PortcullisModelTests", dependencies: ["PortcullisModel"], swiftSettings: strict),
+        .testTarget(
+            name: "PortcullisControlPlaneTests",
+            dependencies: [
+                "PortcullisControlPlane", "PortcullisModel",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strict),
         .testTarget(
             name: "PortcullisRoutingTests", dependencies: ["PortcullisRouting", "PortcullisModel"],
             swiftSettings: strict),

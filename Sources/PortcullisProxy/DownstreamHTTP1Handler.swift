@@ -4,7 +4,7 @@ import PortcullisTLS
 /// One downstream HTTP/1.1 connection: parses requests strictly, runs one `ProxyExchange` at a time (pipelined
 /// requests wait in the input buffer and are answered in order), writes responses, and owns keep-alive, idle
 /// timeout, drain and the switch to a raw tunnel after a `101`.
-final class DownstreamHTTP1Handler: ChannelInboundHandler, DownstreamConnectionHandle {
+final class DownstreamHTTP1Handler: ChannelInboundHandler, DownstreamConnectionHandle, DownstreamStream {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
@@ -65,6 +65,46 @@ final class DownstreamHTTP1Handler: ChannelInboundHandler, DownstreamConnectionH
 
     func flush() {
         self.context?.flush()
+    }
+
+    func writeResponseHead(status: Int, reason: String?, headers: HTTPHeaderList) {
+        var buffer = self.allocator.buffer(capacity: status == 101 ? 256 : 512)
+        HTTP1Serializer.writeResponseHead(status: status, reason: reason, headers: headers, into: &buffer)
+        self.write(buffer)
+    }
+
+    func writeContinue() {
+        var interim = self.allocator.buffer(capacity: 32)
+        interim.writeStaticString("HTTP/1.1 100 Continue\r\n\r\n")
+        self.write(interim)
+        self.flush()
+    }
+
+    func writeResponseBody(_ body: ByteBuffer, chunked: Bool) {
+        guard chunked else {
+            self.write(body)
+            return
+        }
+        var framed = self.allocator.buffer(capacity: body.readableBytes + 16)
+        HTTP1Serializer.writeChunk(body, into: &framed)
+        self.write(framed)
+    }
+
+    func writeResponseEnd(trailers: HTTPHeaderList?, chunked: Bool) {
+        guard chunked else { return }
+        var framed = self.allocator.buffer(capacity: 8)
+        HTTP1Serializer.writeLastChunk(trailers: trailers, into: &framed)
+        self.write(framed)
+    }
+
+    func writeLocalReply(status: Int, headers: HTTPHeaderList, body: [UInt8]?, includeBody: Bool) {
+        self.write(
+            LocalReply.render(
+                status: status, headers: headers, body: body, includeBody: includeBody, allocator: self.allocator))
+    }
+
+    func writeTunnelData(_ data: ByteBuffer) {
+        self.write(data)
     }
 
     func setAutoRead(_ on: Bool) {
@@ -273,7 +313,7 @@ extension DownstreamHTTP1Handler {
                 self.requestInProgress = true
                 self.discardingBody = false
                 self.discardedBytes = 0
-                let exchange = ProxyExchange(downstream: self, head: head)
+                let exchange = ProxyExchange(downstream: self, head: DownstreamRequestHead(http1: head))
                 self.exchange = exchange
                 exchange.start()
             case .body(let body):
@@ -324,5 +364,10 @@ public enum DownstreamHTTP1HandlerFactory {
         worker: Worker, listenerPort: Int, scheme: String, serverKey: TLSMaterial.ServerKey? = nil
     ) -> any ChannelHandler {
         DownstreamHTTP1Handler(worker: worker, listenerPort: listenerPort, scheme: scheme, serverKey: serverKey)
+    }
+
+    /// For plaintext HTTP listeners: sniffs the HTTP/2 preface, then installs HTTP/2 (h2c) or HTTP/1.1.
+    public static func plaintext(worker: Worker, listenerPort: Int) -> any ChannelHandler {
+        HTTPPrefaceSniffer(worker: worker, port: listenerPort)
     }
 }

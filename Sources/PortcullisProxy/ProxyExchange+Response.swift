@@ -73,9 +73,7 @@ extension ProxyExchange: UpstreamResponseReceiver {
             self.phase = .tunneling
             self.responseStarted = true
             self.timeoutTask?.cancel()
-            var buffer = self.downstream.allocator.buffer(capacity: 256)
-            HTTP1Serializer.writeResponseHead(status: 101, reason: nil, headers: headers, into: &buffer)
-            self.downstream.write(buffer)
+            self.downstream.writeResponseHead(status: 101, reason: nil, headers: headers)
             self.downstream.flush()
             self.downstream.startTunnel()
             return
@@ -102,9 +100,7 @@ extension ProxyExchange: UpstreamResponseReceiver {
         self.phase = .responding
         self.responseStarted = true
         self.record.responseCodeDetails = "via_upstream"
-        var buffer = self.downstream.allocator.buffer(capacity: 512)
-        HTTP1Serializer.writeResponseHead(status: head.status, reason: head.reason, headers: headers, into: &buffer)
-        self.downstream.write(buffer)
+        self.downstream.writeResponseHead(status: head.status, reason: head.reason, headers: headers)
     }
 
     /// Relays the upstream's `100 Continue` to a client that asked for it (once); other 1xx are dropped.
@@ -112,22 +108,13 @@ extension ProxyExchange: UpstreamResponseReceiver {
         guard head.status == 100, self.head.expectContinue, !self.sentContinue, self.phase == .awaitingResponse
         else { return }
         self.sentContinue = true
-        var interim = self.downstream.allocator.buffer(capacity: 32)
-        interim.writeStaticString("HTTP/1.1 100 Continue\r\n\r\n")
-        self.downstream.write(interim)
-        self.downstream.flush()
+        self.downstream.writeContinue()
     }
 
     func upstreamBody(_ body: ByteBuffer) {
         guard self.phase == .responding else { return }
         self.responseBodyBytes += body.readableBytes
-        if self.responseChunked {
-            var framed = self.downstream.allocator.buffer(capacity: body.readableBytes + 16)
-            HTTP1Serializer.writeChunk(body, into: &framed)
-            self.downstream.write(framed)
-        } else {
-            self.downstream.write(body)
-        }
+        self.downstream.writeResponseBody(body, chunked: self.responseChunked)
         if !self.downstream.isWritable { self.connection?.setAutoRead(false) }
     }
 
@@ -140,11 +127,7 @@ extension ProxyExchange: UpstreamResponseReceiver {
             return
         }
         guard self.phase == .responding else { return }
-        if self.responseChunked {
-            var framed = self.downstream.allocator.buffer(capacity: 8)
-            HTTP1Serializer.writeLastChunk(trailers: trailers, into: &framed)
-            self.downstream.write(framed)
-        }
+        self.downstream.writeResponseEnd(trailers: trailers, chunked: self.responseChunked)
         self.downstream.flush()
         if let connection = self.connection {
             self.connection = nil
@@ -249,7 +232,7 @@ extension ProxyExchange: UpstreamResponseReceiver {
 
     func upstreamTunnelData(_ data: ByteBuffer) {
         self.responseBodyBytes += data.readableBytes
-        self.downstream.write(data)
+        self.downstream.writeTunnelData(data)
         self.downstream.flush()
     }
 }

@@ -20,9 +20,9 @@ final class ProxyExchange {
         case finished
     }
 
-    unowned let downstream: DownstreamHTTP1Handler
+    unowned let downstream: any DownstreamStream
     let worker: Worker
-    let head: HTTP1RequestHead
+    let head: DownstreamRequestHead
     let snapshot: GatewaySnapshot?
     let startTime: NIODeadline
     var record = RequestRecord()
@@ -74,7 +74,7 @@ final class ProxyExchange {
     var mirrorsStarted = false
     var sentContinue = false
 
-    init(downstream: DownstreamHTTP1Handler, head: HTTP1RequestHead) {
+    init(downstream: any DownstreamStream, head: DownstreamRequestHead) {
         self.downstream = downstream
         self.worker = downstream.worker
         self.head = head
@@ -94,7 +94,7 @@ final class ProxyExchange {
     /// Routes the request and starts the chosen action.
     func start() {
         self.fillRecordFromRequest()
-        if self.head.minorVersion == 0 {
+        if self.head.isHTTP10 {
             // Istio/Envoy reject HTTP/1.0 with 426 unless enabled (§0 step 3).
             self.keepAliveAfterResponse = false
             self.sendLocalReply(status: 426, body: nil, details: "http1.upgrade_required")
@@ -182,7 +182,7 @@ final class ProxyExchange {
         self.record.startTime = Date()
         self.record.method = self.head.method
         self.record.path = self.head.target
-        self.record.protocolName = self.head.minorVersion == 0 ? "HTTP/1.0" : "HTTP/1.1"
+        self.record.protocolName = self.head.protocolName
         self.record.authority = self.head.host
         self.record.userAgent = self.head.headers.first("user-agent")
         self.record.downstreamRemoteAddress = self.downstream.remoteAddress
@@ -275,13 +275,11 @@ final class ProxyExchange {
             headers.set("connection", "close")
         }
         let includeBody = self.head.method != "HEAD"
-        let buffer = LocalReply.render(
-            status: status, headers: headers, body: body, includeBody: includeBody, allocator: self.downstream.allocator)
         self.responseStarted = true
         self.responseStatus = status
         self.responseBodyBytes = includeBody ? (body?.count ?? 0) : 0
         self.record.responseCodeDetails = details
-        self.downstream.write(buffer)
+        self.downstream.writeLocalReply(status: status, headers: headers, body: body, includeBody: includeBody)
         self.downstream.flush()
         self.finish(notifyDownstream: true)
     }

@@ -5,7 +5,7 @@ import PortcullisTLS
 
 /// First handler on a TLS listener (ISTIO-SEMANTICS §0 step 2): reads the ClientHello without terminating it,
 /// chooses the Gateway server by SNI (exact, longest wildcard, catch-all), then rebuilds the pipeline for that
-/// server: TLS termination plus HTTP/1.1, TLS termination plus TCP proxying, or raw passthrough by SNI. An
+/// server: TLS termination plus HTTP/2 or HTTP/1.1 (by ALPN), TLS termination plus TCP proxying, or raw passthrough by SNI. An
 /// unknown SNI, a non-TLS client or a ClientHello that takes longer than 15 s closes the connection.
 final class TLSListenerHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
@@ -88,7 +88,7 @@ final class TLSListenerHandler: ChannelInboundHandler, RemovableChannelHandler {
                 try pipeline.addHandlers(
                     [
                         TLSServerHandler(context: tls),
-                        DownstreamHTTP1Handler(worker: self.worker, listenerPort: self.port, scheme: "https", serverKey: key),
+                        ALPNCodecSelector(worker: self.worker, port: self.port, serverKey: key),
                     ], position: .after(self))
                 context.fireChannelRead(self.wrapInboundOut(buffer))
             case .terminateTCP(let route):

@@ -76,8 +76,7 @@ final class ListenerManager: @unchecked Sendable {
                     let worker = workers.worker(for: channel.eventLoop)
                     switch kind {
                     case .http:
-                        let handler = DownstreamHTTP1HandlerFactory.make(
-                            worker: worker, listenerPort: port, scheme: "http")
+                        let handler = DownstreamHTTP1HandlerFactory.plaintext(worker: worker, listenerPort: port)
                         try channel.pipeline.syncOperations.addHandler(handler)
                     case .tls:
                         try channel.pipeline.syncOperations.addHandler(ListenerHandlerFactory.tls(worker: worker, port: port))

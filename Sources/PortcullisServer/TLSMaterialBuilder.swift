@@ -27,7 +27,8 @@ struct TLSMaterialBuilder {
                 let key = TLSMaterial.ServerKey(gateway: server.gateway, index: server.index)
                 if material.servers[key] != nil { continue }
                 do {
-                    material.servers[key] = try TLSContext.server(self.serverConfiguration(tls))
+                    material.servers[key] = try TLSContext.server(
+                        self.serverConfiguration(tls, offerHTTP2: server.terminatesHTTPS))
                 } catch {
                     self.fail(gateway: server.gateway, index: server.index, message: "\(error)")
                 }
@@ -47,7 +48,7 @@ struct TLSMaterialBuilder {
         return material
     }
 
-    private func serverConfiguration(_ tls: ServerTLSSettings) throws -> TLSServerConfiguration {
+    private func serverConfiguration(_ tls: ServerTLSSettings, offerHTTP2: Bool) throws -> TLSServerConfiguration {
         var certificate: TLSCertificateSource
         var trust: TLSTrustRoots?
         if let name = tls.credentialName {
@@ -94,8 +95,9 @@ struct TLSMaterialBuilder {
         configuration.minimumVersion = Self.version(tls.minProtocolVersion) ?? .tls12
         configuration.maximumVersion = Self.version(tls.maxProtocolVersion) ?? .tls13
         configuration.cipherSuites = tls.cipherSuites
-        // HTTP/2 arrives with its own issue; until then ALPN negotiates http/1.1 only.
-        configuration.alpn = ["http/1.1"]
+        // HTTPS servers choose downstream HTTP/2 by ALPN; TLS servers proxying TCP keep http/1.1 so clients do
+        // not start HTTP/2 toward a backend that never negotiated it.
+        configuration.alpn = offerHTTP2 ? ["h2", "http/1.1"] : ["http/1.1"]
         configuration.verifySubjectAltNames = tls.subjectAltNames
         return configuration
     }

@@ -1,0 +1,240 @@
+import NIOCore
+import PortcullisHTTP2
+import PortcullisTLS
+
+/// One downstream HTTP/2 connection (h2 by ALPN or h2c by prior knowledge): feeds bytes to an
+/// `HTTP2ServerSession` and runs one `ProxyExchange` per stream, through the same request path as HTTP/1.
+/// Session output is written after every read batch and whenever an exchange flushes; drain sends GOAWAY and
+/// closes once the streams in flight have finished.
+final class DownstreamHTTP2Handler: ChannelInboundHandler, DownstreamConnectionHandle {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    let worker: Worker
+    let listenerPort: Int
+    let scheme: String
+    let serverKey: TLSMaterial.ServerKey?
+    let session: HTTP2ServerSession
+    private(set) var peerTLS: TLSHandshakeCompleted?
+    private var context: ChannelHandlerContext?
+    private var streams: [Int32: DownstreamHTTP2Stream] = [:]
+    private var activated = false
+    private var closing = false
+    private var draining = false
+    private var idleTimer: Scheduled<Void>?
+    private var lastActivity = NIODeadline.now()
+    private(set) var remoteIP = "-"
+    private(set) var remoteAddress = "-"
+    private(set) var localAddress = "-"
+
+    init(
+        worker: Worker, listenerPort: Int, scheme: String, serverKey: TLSMaterial.ServerKey?,
+        peerTLS: TLSHandshakeCompleted?, session: HTTP2ServerSession
+    ) {
+        self.worker = worker
+        self.listenerPort = listenerPort
+        self.scheme = scheme
+        self.serverKey = serverKey
+        self.peerTLS = peerTLS
+        self.session = session
+    }
+
+    /// Creates the handler, or nil when nghttp2 cannot make a session (out of memory).
+    static func make(
+        worker: Worker, listenerPort: Int, scheme: String, serverKey: TLSMaterial.ServerKey? = nil,
+        peerTLS: TLSHandshakeCompleted? = nil
+    ) -> DownstreamHTTP2Handler? {
+        guard let session = try? HTTP2ServerSession() else { return nil }
+        return DownstreamHTTP2Handler(
+            worker: worker, listenerPort: listenerPort, scheme: scheme, serverKey: serverKey, peerTLS: peerTLS,
+            session: session)
+    }
+
+    var allocator: ByteBufferAllocator { self.context?.channel.allocator ?? ByteBufferAllocator() }
+    var isWritable: Bool { self.context?.channel.isWritable ?? false }
+
+    /// Writes and flushes whatever the session has framed.
+    func flushOutput() {
+        guard let context = self.context else { return }
+        if let output = self.session.pendingOutput() {
+            context.writeAndFlush(self.wrapOutboundOut(output), promise: nil)
+        }
+        self.closeIfDone()
+    }
+
+    /// A stream's exchange finished (or the stream was reset by us).
+    func streamFinished(_ stream: DownstreamHTTP2Stream) {
+        guard self.streams[stream.streamID] === stream else { return }
+        self.streams[stream.streamID] = nil
+        if !stream.requestEnded && self.session.bufferedBytes(streamID: stream.streamID) == 0 {
+            // Answered before the client finished sending: stop the upload (RFC 9113 §8.1).
+            self.session.resetStream(streamID: stream.streamID, errorCode: HTTP2ErrorCode.noError)
+        }
+        if self.streams.isEmpty { self.lastActivity = .now() }
+    }
+
+    /// Drain (SIGTERM or a listener removed): GOAWAY, streams in flight finish, then close.
+    func drain() {
+        guard !self.draining else { return }
+        self.draining = true
+        self.session.goAway()
+        self.flushOutput()
+        if self.streams.isEmpty { self.close() }
+    }
+
+    private func closeIfDone() {
+        guard !self.closing else { return }
+        if self.session.isClosed || (self.draining && self.streams.isEmpty) { self.close() }
+    }
+
+    private func close() {
+        guard !self.closing, let context = self.context else { return }
+        self.closing = true
+        if let output = self.session.pendingOutput() {
+            context.write(self.wrapOutboundOut(output), promise: nil)
+        }
+        context.writeAndFlush(self.wrapOutboundOut(context.channel.allocator.buffer(capacity: 0)))
+            .assumeIsolated().whenComplete { _ in
+                self.context?.close(promise: nil)
+            }
+    }
+}
+
+extension DownstreamHTTP2Handler {
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        if context.channel.isActive { self.activate(context: context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        self.activate(context: context)
+        context.fireChannelActive()
+    }
+
+    private func activate(context: ChannelHandlerContext) {
+        guard !self.activated else { return }
+        self.activated = true
+        if let remote = context.channel.remoteAddress {
+            self.remoteIP = remote.ipAddress ?? "-"
+            self.remoteAddress = UpstreamConnection.format(remote)
+        }
+        if let local = context.channel.localAddress { self.localAddress = UpstreamConnection.format(local) }
+        self.worker.register(self)
+        self.scheduleIdleCheck(after: self.worker.services.limits.downstreamIdleTimeout)
+        // Our SETTINGS go out at once.
+        self.flushOutput()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let handshake = event as? TLSHandshakeCompleted { self.peerTLS = handshake }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.closing = true
+        self.idleTimer?.cancel()
+        self.worker.unregister(self)
+        let streams = self.streams.values
+        self.streams.removeAll()
+        for stream in streams {
+            let exchange = stream.exchange
+            stream.exchange = nil
+            exchange?.downstreamClosed()
+        }
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !self.closing else { return }
+        let events: [HTTP2ServerEvent]
+        do {
+            events = try self.session.receive(self.unwrapInboundIn(data))
+        } catch {
+            // Connection error: the session framed a GOAWAY; send it and close.
+            self.close()
+            return
+        }
+        for event in events { self.handle(event) }
+        self.flushOutput()
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        for stream in self.streams.values { stream.exchange?.downstreamReadComplete() }
+        self.flushOutput()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        let writable = context.channel.isWritable
+        // Stop reading while we cannot write (bounds what a PING/SETTINGS flood makes us queue).
+        _ = try? context.channel.syncOptions?.setOption(.autoRead, value: writable)
+        for stream in self.streams.values { stream.exchange?.downstreamWritabilityChanged(writable) }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        context.close(promise: nil)
+    }
+
+    private func handle(_ event: HTTP2ServerEvent) {
+        switch event {
+        case .request(let streamID, let headers, let endStream):
+            self.lastActivity = .now()
+            let stream = DownstreamHTTP2Stream(connection: self, streamID: streamID)
+            let head = DownstreamRequestHead(http2: headers, endStream: endStream)
+            let exchange = ProxyExchange(downstream: stream, head: head)
+            stream.exchange = exchange
+            stream.requestEnded = endStream
+            self.streams[streamID] = stream
+            exchange.start()
+            if endStream { stream.exchange?.requestEnd(nil) }
+        case .data(let streamID, let buffer, let endStream):
+            guard let stream = self.streams[streamID] else {
+                self.session.consumed(streamID: streamID, bytes: buffer.readableBytes)
+                return
+            }
+            stream.received(buffer)
+            if endStream {
+                stream.requestEnded = true
+                stream.exchange?.requestEnd(nil)
+            }
+        case .trailers(let streamID, let fields):
+            guard let stream = self.streams[streamID] else { return }
+            stream.requestEnded = true
+            var trailers = HTTPHeaderList()
+            for field in fields { trailers.add(field.name, field.value) }
+            stream.exchange?.requestEnd(trailers)
+        case .streamReset(let streamID, _):
+            guard let stream = self.streams.removeValue(forKey: streamID) else { return }
+            let exchange = stream.exchange
+            stream.exchange = nil
+            exchange?.downstreamClosed()
+        case .goAway:
+            break
+        case .windowAvailable(let streamID):
+            self.streams[streamID]?.exchange?.downstreamWritabilityChanged(true)
+        }
+    }
+
+    private func scheduleIdleCheck(after delay: TimeAmount) {
+        let bound = NIOLoopBound(self, eventLoop: self.worker.eventLoop)
+        self.idleTimer = self.worker.eventLoop.scheduleTask(in: delay) {
+            bound.value.idleCheck()
+        }
+    }
+
+    /// An idle connection (no stream for the idle timeout) gets a GOAWAY and is closed.
+    private func idleCheck() {
+        self.idleTimer = nil
+        guard !self.closing else { return }
+        let limit = self.worker.services.limits.downstreamIdleTimeout
+        let idleFor = NIODeadline.now() - self.lastActivity
+        if self.streams.isEmpty && idleFor >= limit {
+            self.session.goAway()
+            self.close()
+        } else {
+            self.scheduleIdleCheck(after: self.streams.isEmpty ? limit - idleFor : limit)
+        }
+    }
+}
+
+@available(*, unavailable)
+extension DownstreamHTTP2Handler: Sendable {}

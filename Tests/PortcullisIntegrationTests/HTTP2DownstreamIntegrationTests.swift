@@ -1,0 +1,165 @@
+import Foundation
+import Testing
+
+/// Downstream HTTP/2 through the real binary with real clients: h2c by prior knowledge on a plaintext port
+/// (`curl --http2-prior-knowledge`, `nghttp`, `h2load`) and h2 by ALPN over TLS, all feeding the same request
+/// path as HTTP/1.1 (routing, local replies, header operations) toward HTTP/1.1 upstreams.
+@Suite(.serialized)
+struct HTTP2DownstreamIntegrationTests {
+    struct Setup {
+        let gateway: GatewayProcess
+        let port: Int
+        let httpsPort: Int
+        let backend: TestBackend
+        let certs: TestCertificates
+    }
+
+    private static func routes(destination: String) -> String {
+        """
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata: {name: web, namespace: default}
+        spec:
+          hosts: ["*"]
+          gateways: [istio-system/gw]
+          http:
+          - match: [{uri: {prefix: /direct}}]
+            directResponse: {status: 200, body: {string: "direct answer"}}
+          - match: [{uri: {prefix: /echo}}]
+            headers:
+              request:
+                set: {x-added-by-route: "yes"}
+                remove: [x-remove-me]
+              response:
+                add: {x-response-op: "on"}
+            route:
+            - destination: {host: \(destination)}
+        """
+    }
+
+    private func start() async throws -> Setup {
+        let certs = try TestCertificates.shared()
+        let backend = try await TestBackend.start(name: "echo")
+        let port = try FreePort.allocate()
+        let httpsPort = try FreePort.allocate()
+        let servers: [TLSConfigs.Server] = [
+            .init(port: port, name: "http", protocolName: "HTTP", hosts: ["*"], tls: nil),
+            .init(
+                port: httpsPort, name: "https", hosts: ["a.example.com"],
+                tls: TLSConfigs.fileTLS(mode: "SIMPLE", certs.serverA)),
+        ]
+        let gateway = try GatewayProcess(files: [
+            "gateway.yaml": TLSConfigs.gateway(servers: servers),
+            "se.yaml": Configs.serviceEntry(name: "echo", host: "echo.internal", endpoints: [(backend.port, [:])]),
+            "vs.yaml": Self.routes(destination: "echo.internal"),
+        ])
+        do {
+            try await gateway.waitUntilReady()
+        } catch {
+            await backend.stop()
+            throw error
+        }
+        return Setup(gateway: gateway, port: port, httpsPort: httpsPort, backend: backend, certs: certs)
+    }
+
+    @Test func h2cPriorKnowledgeRoutesLikeHTTP1() async throws {
+        let setup = try await self.start()
+        defer { _ = setup.gateway.stop() }
+        let base = "http://127.0.0.1:\(setup.port)"
+        let h2 = ["--http2-prior-knowledge"]
+
+        let get = try Curl.get(
+            "\(base)/echo/one?q=1",
+            h2 + ["-H", "x-remove-me: 1", "-H", "cookie: a=1", "-H", "cookie: b=2", "-H", "te: trailers"])
+        #expect(get.exitCode == 0)
+        #expect(get.status == 200)
+        #expect(get.header("x-backend") == "echo")
+        #expect(get.header("x-response-op") == "on")
+        let seen = try #require(setup.backend.seen.last)
+        #expect(seen.uri == "/echo/one?q=1")
+        #expect(seen.header("x-added-by-route") == "yes")
+        #expect(seen.header("x-remove-me") == nil)
+        #expect(seen.header("host") == "127.0.0.1:\(setup.port)")
+        #expect(seen.header("cookie") == "a=1; b=2")
+        #expect(seen.header("te") == nil)
+        #expect(seen.header("x-forwarded-proto") == "http")
+
+        let notFound = try Curl.get("\(base)/nothing", h2)
+        #expect(notFound.status == 404)
+
+        let direct = try Curl.get("\(base)/direct", h2)
+        #expect(direct.status == 200)
+        #expect(direct.body == "direct answer")
+
+        // HTTP/1.1 keeps working on the same port.
+        let http1 = try Curl.get("\(base)/echo/h1", ["--http1.1"])
+        #expect(http1.status == 200)
+        #expect(http1.header("x-backend") == "echo")
+
+        // The access log is written by a background thread: wait for the lines rather than racing it.
+        var log = ""
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline {
+            log = (try? String(contentsOfFile: setup.gateway.accessLogPath, encoding: .utf8)) ?? ""
+            if log.contains("\"GET /echo/h1 HTTP/1.1\" 200") { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(log.contains("\"GET /echo/one?q=1 HTTP/2\" 200"), "\(log)")
+        #expect(log.contains("\"GET /echo/h1 HTTP/1.1\" 200"), "\(log)")
+    }
+
+    @Test func h2cPostOfOneMebibyteReachesTheBackend() async throws {
+        let setup = try await self.start()
+        defer { _ = setup.gateway.stop() }
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("h2-\(UUID().uuidString).bin")
+        try Data(repeating: 0x61, count: 1 << 20).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let post = try Curl.request([
+            "--http2-prior-knowledge", "--data-binary", "@\(file.path)", "http://127.0.0.1:\(setup.port)/echo/upload",
+        ])
+        #expect(post.exitCode == 0)
+        #expect(post.status == 200)
+        #expect(post.body.contains("1048576"), "\(post.body)")
+        let seen = try #require(setup.backend.seen.last)
+        #expect(seen.method == "POST")
+        #expect(seen.bodyBytes == 1 << 20)
+    }
+
+    @Test func h2OverTLSByALPNAndHTTP1StillNegotiable() async throws {
+        let setup = try await self.start()
+        defer { _ = setup.gateway.stop() }
+        let ca = setup.certs.ca.certificatePath
+        let h2 = try TLSCurl.get(
+            host: "a.example.com", port: setup.httpsPort, path: "/echo/tls", caFile: ca, ["--http2"])
+        #expect(h2.exitCode == 0, "\(h2.verbose)")
+        #expect(h2.status == 200)
+        #expect(h2.verbose.contains("ALPN: server accepted h2"), "\(h2.verbose)")
+        #expect(h2.header("x-backend") == "echo")
+        #expect(setup.backend.seen.last?.header("x-forwarded-proto") == "https")
+
+        let h1 = try TLSCurl.get(
+            host: "a.example.com", port: setup.httpsPort, path: "/direct", caFile: ca, ["--http1.1"])
+        #expect(h1.status == 200)
+        #expect(h1.verbose.contains("ALPN: server accepted http/1.1"), "\(h1.verbose)")
+        #expect(h1.response.body == "direct answer")
+    }
+
+    @Test func manyConcurrentStreamsOnOneConnection() async throws {
+        let setup = try await self.start()
+        defer { _ = setup.gateway.stop() }
+        let url = "http://127.0.0.1:\(setup.port)/echo/many"
+        if FileManager.default.isExecutableFile(atPath: "/usr/bin/h2load") {
+            let (code, out, _) = try Command.run("/usr/bin/h2load", ["-n", "200", "-c", "1", "-m", "20", url])
+            #expect(code == 0)
+            #expect(out.contains("200 succeeded"), "\(out)")
+            #expect(out.contains("200 2xx"), "\(out)")
+        }
+        if FileManager.default.isExecutableFile(atPath: "/usr/bin/nghttp") {
+            let (code, out, _) = try Command.run(
+                "/usr/bin/nghttp", ["-nv", url, "http://127.0.0.1:\(setup.port)/nothing"])
+            #expect(code == 0)
+            #expect(out.contains(":status: 200"), "\(out)")
+            #expect(out.contains(":status: 404"), "\(out)")
+        }
+    }
+}
