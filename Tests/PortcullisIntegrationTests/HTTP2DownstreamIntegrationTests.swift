@@ -144,6 +144,52 @@ struct HTTP2DownstreamIntegrationTests {
         #expect(h1.response.body == "direct answer")
     }
 
+    /// Sequential requests reuse one HTTP/2 connection: the session must accept a new stream after the previous one
+    /// closed (no GOAWAY, no idle close while the client holds the connection). curl 7.88.x cannot check this
+    /// on h2c: on reusing a prior-knowledge connection it stacks a second HTTP/2 layer and fails the transfer with
+    /// "(16) Error in the HTTP2 framing layer" against any server (curl/curl#10634, fixed in 8.0.0 by #10643), so
+    /// there h2c reuse is checked with `h2load -c 1 -m 1` and curl reuse over TLS by ALPN.
+    @Test func sequentialRequestsReuseOneConnection() async throws {
+        let setup = try await self.start()
+        defer { _ = setup.gateway.stop() }
+        let format = ["-w", "%{http_code} %{num_connects}\\n"]
+        let h2c = "http://127.0.0.1:\(setup.port)"
+
+        if Self.curlReusesPriorKnowledgeConnections() {
+            let (code, out, err) = try Command.run(
+                "/usr/bin/curl",
+                ["-s", "--http2-prior-knowledge", "-o", "/dev/null"] + format + ["\(h2c)/direct/a", "-o", "/dev/null"]
+                    + format + ["\(h2c)/echo/b"])
+            #expect(code == 0, "\(err)")
+            #expect(out == "200 1\n200 0\n", "\(out)")
+        }
+        if FileManager.default.isExecutableFile(atPath: "/usr/bin/h2load") {
+            let (code, out, _) = try Command.run(
+                "/usr/bin/h2load", ["-n", "5", "-c", "1", "-m", "1", "\(h2c)/direct/seq"])
+            #expect(code == 0)
+            #expect(out.contains("5 succeeded"), "\(out)")
+            #expect(out.contains("5 2xx"), "\(out)")
+        }
+
+        let https = "https://a.example.com:\(setup.httpsPort)"
+        let (code, out, err) = try Command.run(
+            "/usr/bin/curl",
+            [
+                "-s", "--http2", "--resolve", "a.example.com:\(setup.httpsPort):127.0.0.1", "--cacert",
+                setup.certs.ca.certificatePath, "-o", "/dev/null",
+            ] + format + ["\(https)/direct/a", "-o", "/dev/null"] + format + ["\(https)/echo/b"])
+        #expect(code == 0, "\(err)")
+        #expect(out == "200 1\n200 0\n", "\(out)")
+    }
+
+    /// Whether the installed curl is 8.0.0 or later (see `sequentialRequestsReuseOneConnection`).
+    private static func curlReusesPriorKnowledgeConnections() -> Bool {
+        guard let version = try? Command.run("/usr/bin/curl", ["--version"]) else { return false }
+        let words = version.1.split(separator: " ", maxSplits: 2)
+        guard words.count > 1, let major = Int(words[1].split(separator: ".").first ?? "") else { return false }
+        return major >= 8
+    }
+
     @Test func manyConcurrentStreamsOnOneConnection() async throws {
         let setup = try await self.start()
         defer { _ = setup.gateway.stop() }
