@@ -24,8 +24,9 @@ final class UpstreamPool {
 
     /// A live idle connection to `endpointKey`, checked out; nil when none.
     func checkoutIdle(endpointKey: String) -> UpstreamConnection? {
-        while var list = self.idle[endpointKey], let connection = list.popLast() {
-            self.idle[endpointKey] = list.isEmpty ? nil : list
+        // Pop in place: copying the list out of the dictionary would copy-on-write the array on every checkout.
+        while let connection = self.idle[endpointKey]?.popLast() {
+            if self.idle[endpointKey]?.isEmpty == true { self.idle[endpointKey] = nil }
             if connection.isActive { return connection }
         }
         return nil

@@ -65,7 +65,7 @@ public final class HTTPRouteTable: Sendable {
     /// Virtual host for a `Host`/`:authority` value: the port is stripped and the comparison is
     /// case-insensitive; a trailing dot is kept, so `example.com.` does not match `example.com` (§1.6, §8.1).
     public func virtualHost(forHost host: Substring) -> VirtualHost? {
-        let bare = HostPort.split(host).host
+        let bare = Self.stripPort(host)
         let key = ASCII.hasUpper(bare.utf8) ? bare.lowercased() : String(bare)
         if let i = self.exact[key] { return self.virtualHosts[i] }
         let bytes = key.utf8
@@ -74,5 +74,27 @@ public final class HTTPRouteTable: Sendable {
             if bytes.suffix(w.suffix.utf8.count).elementsEqual(w.suffix.utf8) { return self.virtualHosts[w.index] }
         }
         return self.catchAll.map { self.virtualHosts[$0] }
+    }
+
+    /// The host without a trailing `:digits` port, scanning UTF-8 bytes (this runs for every request; the
+    /// Character-based split was visible in profiles). `[v6]:port` keeps the brackets, as `HostPort.split` does.
+    static func stripPort(_ host: Substring) -> Substring {
+        let utf8 = host.utf8
+        var index = utf8.endIndex
+        while index > utf8.startIndex {
+            let previous = utf8.index(before: index)
+            let byte = utf8[previous]
+            if byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") {
+                index = previous
+                continue
+            }
+            if byte == UInt8(ascii: ":") {
+                // IPv6 without brackets ("::1") has several colons: only a bracketed or single-colon form has a port.
+                let head = host[..<previous]
+                if head.first == "[" ? head.last == "]" : !head.utf8.contains(UInt8(ascii: ":")) { return head }
+            }
+            break
+        }
+        return host
     }
 }
