@@ -75,7 +75,12 @@ struct TLSMutualIntegrationTests {
         let tls13 = try TLSCurl.get(host: "mtls.example.com", port: setup.port, path: "/nocert", caFile: ca)
         #expect(tls13.exitCode != 0, "\(tls13.verbose)")
         #expect(tls13.status == 0)
-        #expect(tls13.verbose.contains("alert certificate required"), "\(tls13.verbose)")
+        // Whether curl reads the certificate_required alert or first notices the closed socket depends on timing
+        // (with ALPN h2 it writes its preface at once); either way no response and nothing reaches the backend.
+        #expect(
+            tls13.verbose.contains("alert certificate required") || tls13.verbose.contains("not connected")
+                || tls13.verbose.contains("Connection reset") || tls13.verbose.contains("Recv failure"),
+            "\(tls13.verbose)")
         // TLS 1.2: the server's refusal ends the handshake itself.
         let tls12 = try TLSCurl.get(
             host: "mtls.example.com", port: setup.port, path: "/nocert", caFile: ca, ["--tls-max", "1.2"])
