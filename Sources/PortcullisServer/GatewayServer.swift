@@ -93,7 +93,17 @@ public final class GatewayServer: Sendable {
 
         let initialFiles = source.extraFiles.withLockedValue { $0 }
         self.state.withLockedValue { $0.certificateStamp = CertificateFiles.stamp(initialFiles) }
-        try await self.install(initial, workers: workers, listeners: listeners)
+        let bindProblems = try await self.install(initial, workers: workers, listeners: listeners)
+        if !bindProblems.isEmpty {
+            // A gateway that cannot open a configured port at start is not the gateway the config describes:
+            // fail loudly (exit 1) instead of reporting ready. On reload the old listeners keep serving instead.
+            self.logger.critical("cannot bind every listener; not starting", metadata: ["problems": "\(bindProblems)"])
+            await listeners.closeAll()
+            try? await admin.close()
+            try? await threadPool.shutdownGracefully()
+            try? await group.shutdownGracefully()
+            return 1
+        }
         let egress = await ForwardProxyListeners.start(initial.config, group, workers, self.options, self.logger)
         self.state.withLockedValue { $0.readiness = .serving }
         self.logger.info("serving", metadata: ["version": "\(initial.version)"])
@@ -124,7 +134,11 @@ public final class GatewayServer: Sendable {
         return 0
     }
 
-    private func install(_ snapshot: GatewaySnapshot, workers: WorkerSet, listeners: ListenerManager) async throws {
+    /// Installs a snapshot and binds its listeners; returns the listeners that could not be bound.
+    @discardableResult
+    private func install(
+        _ snapshot: GatewaySnapshot, workers: WorkerSet, listeners: ListenerManager
+    ) async throws -> [String] {
         try await workers.install(snapshot)?.get()
         let problems = await listeners.apply(snapshot.routing)
         for problem in problems { self.logger.error("\(problem)") }
@@ -133,6 +147,7 @@ public final class GatewayServer: Sendable {
             $0.loadedAt = ISO8601DateFormatter().string(from: Date())
         }
         self.metrics.setConfigVersion(snapshot.version)
+        return problems
     }
 
     private func reload(

@@ -3,8 +3,9 @@ import NIOConcurrencyHelpers
 import PortcullisControlPlane
 
 /// Polls `condition` every 10 ms until it holds or `timeout` passes; returns whether it held.
-/// Polls `condition` until it holds or `timeout` passes (generous: the whole suite shares two cores).
-func eventually(_ timeout: Duration = .seconds(30), _ condition: () -> Bool) async -> Bool {
+/// Polls `condition` until it holds or `timeout` passes. Generous on purpose: the whole suite shares two cores,
+/// and integration tests block cooperative threads while their curl processes run.
+func eventually(_ timeout: Duration = .seconds(120), _ condition: () -> Bool) async -> Bool {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
         if condition() { return true }

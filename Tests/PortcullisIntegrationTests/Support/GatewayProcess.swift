@@ -112,9 +112,34 @@ struct TestFailure: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// Asks the kernel for a free loopback port (bind to 0, read it, close).
+/// A free loopback port for a gateway listener. Ports come from below the kernel's ephemeral range, so they never
+/// collide with the port-0 binds of test backends (which the kernel takes from the ephemeral range); candidates
+/// are checked by binding them.
 enum FreePort {
     static func allocate() throws -> Int {
+        for _ in 0..<200 {
+            let candidate = Int.random(in: 20_000..<32_000)
+            if Self.bindable(candidate) { return candidate }
+        }
+        throw TestFailure("no free port below the ephemeral range")
+    }
+
+    private static func bindable(_ port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
+        } == 0
+    }
+
+    /// A port the kernel picks (ephemeral range); only for "nothing listens here" endpoints.
+    static func ephemeral() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw TestFailure("socket failed") }
         defer { close(fd) }
