@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 
 #if canImport(Glibc)
 import Glibc
@@ -116,10 +117,15 @@ struct TestFailure: Error, CustomStringConvertible {
 /// collide with the port-0 binds of test backends (which the kernel takes from the ephemeral range); candidates
 /// are checked by binding them.
 enum FreePort {
+    /// Ports already handed out in this process: tests run in parallel, and two of them must never get the same
+    /// port between the check and the gateway's own bind.
+    private static let handedOut = NIOLockedValueBox<Set<Int>>([])
+
     static func allocate() throws -> Int {
         for _ in 0..<200 {
             let candidate = Int.random(in: 20_000..<32_000)
-            if Self.bindable(candidate) { return candidate }
+            let fresh = Self.handedOut.withLockedValue { $0.insert(candidate).inserted }
+            if fresh && Self.bindable(candidate) { return candidate }
         }
         throw TestFailure("no free port below the ephemeral range")
     }
