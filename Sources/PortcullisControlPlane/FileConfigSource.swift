@@ -33,11 +33,7 @@ public struct FileConfigSource: Sendable {
         let fm = FileManager.default
         for path in self.paths {
             for file in Self.configFiles(under: path, fileManager: fm) {
-                guard let attributes = try? fm.attributesOfItem(atPath: file) else { continue }
-                let mtime = (attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
-                let size = (attributes[.size] as? NSNumber)?.intValue ?? -1
-                let inode = (attributes[.systemFileNumber] as? NSNumber)?.intValue ?? -1
-                result[file] = "\(mtime)/\(size)/\(inode)"
+                result[file] = Self.stamp(of: file, fileManager: fm)
             }
         }
         for file in self.extraFiles.withLockedValue({ $0 }) {

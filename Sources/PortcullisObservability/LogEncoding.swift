@@ -16,29 +16,17 @@ enum LogEncoding {
             out.append(UInt8(ascii: "-"))
             return
         }
-        for byte in value.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""), UInt8(ascii: "\\"):
-                out.append(UInt8(ascii: "\\"))
-                out.append(byte)
-            case UInt8(ascii: "\n"):
-                out.append(contentsOf: "\\n".utf8)
-            case UInt8(ascii: "\r"):
-                out.append(contentsOf: "\\r".utf8)
-            case UInt8(ascii: "\t"):
-                out.append(contentsOf: "\\t".utf8)
-            case 0x00..<0x20, 0x7F:
-                out.append(contentsOf: "\\x".utf8)
-                out.append(Self.hexDigits[Int(byte >> 4)])
-                out.append(Self.hexDigits[Int(byte & 0x0F)])
-            default:
-                out.append(byte)
-            }
-        }
+        Self.appendEscaped(value, controlPrefix: "\\x", into: &out)
     }
 
     /// Appends the body of a JSON string (RFC 8259 section 7): quote, backslash and control characters escaped.
     static func appendJSONEscaped(_ value: String, into out: inout [UInt8]) {
+        Self.appendEscaped(value, controlPrefix: "\\u00", into: &out)
+    }
+
+    /// Escapes quote, backslash, `\n`, `\r`, `\t`; other control bytes become `controlPrefix` + two hex digits
+    /// (`\x` for the text log, `\u00` for JSON).
+    private static func appendEscaped(_ value: String, controlPrefix: StaticString, into out: inout [UInt8]) {
         for byte in value.utf8 {
             switch byte {
             case UInt8(ascii: "\""), UInt8(ascii: "\\"):
@@ -51,7 +39,7 @@ enum LogEncoding {
             case UInt8(ascii: "\t"):
                 out.append(contentsOf: "\\t".utf8)
             case 0x00..<0x20, 0x7F:
-                out.append(contentsOf: "\\u00".utf8)
+                controlPrefix.withUTF8Buffer { out.append(contentsOf: $0) }
                 out.append(Self.hexDigits[Int(byte >> 4)])
                 out.append(Self.hexDigits[Int(byte & 0x0F)])
             default:

@@ -10,7 +10,7 @@ final class ClusterRuntime {
     let endpointKeys: [String]
     let serviceName: String?
     let serviceNamespace: String?
-    let connectTimeout: TimeAmountValue
+    let connectTimeout: TimeAmount
     let idleTimeoutSeconds: Int64
     /// Passive health per endpoint (nil when the DestinationRule has no `outlierDetection`).
     let outlier: OutlierTracker?
@@ -22,18 +22,12 @@ final class ClusterRuntime {
         let parts = cluster.key.host.split(separator: ".")
         self.serviceName = parts.count >= 2 ? String(parts[0]) : nil
         self.serviceNamespace = parts.count >= 2 ? String(parts[1]) : nil
-        let c = cluster.limits.connectTimeout.components
-        self.connectTimeout = TimeAmountValue(nanoseconds: c.seconds * 1_000_000_000 + c.attoseconds / 1_000_000_000)
+        self.connectTimeout = TimeAmount(cluster.limits.connectTimeout)
         let idle = cluster.limits.idleTimeout.components.seconds
         // `0s` means "never close idle connections" (Istio); one day stands in for never.
         self.idleTimeoutSeconds = idle <= 0 ? 86_400 : idle
         self.outlier = cluster.outlier.map { OutlierTracker(policy: $0, endpointCount: cluster.endpoints.count) }
     }
-}
-
-/// A duration in nanoseconds (kept free of NIO so this file stays about config values).
-struct TimeAmountValue {
-    let nanoseconds: Int64
 }
 
 @available(*, unavailable)

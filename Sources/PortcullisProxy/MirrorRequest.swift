@@ -47,7 +47,7 @@ final class MirrorRequest: UpstreamResponseReceiver {
         }
         self.worker.pool.connect(
             to: address, endpointKey: key, clusterName: self.runtime.cluster.name,
-            connectTimeout: .nanoseconds(self.runtime.connectTimeout.nanoseconds)
+            connectTimeout: self.runtime.connectTimeout
         ).assumeIsolated().whenComplete { result in
             switch result {
             case .success(let connection): self.send(on: connection)

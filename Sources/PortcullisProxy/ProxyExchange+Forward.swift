@@ -140,7 +140,12 @@ extension ProxyExchange {
     func upstreamTLS(cluster: Cluster) -> (context: TLSContext, serverName: String?)? {
         guard let context = self.snapshot?.tls.clusters[cluster.name] else { return nil }
         if let sni = cluster.tls?.sni { return (context, sni) }
-        let host = self.upstreamAuthority.map { String(HostPortSplit.host(of: $0)) }
+        let host = self.upstreamAuthority.map { authority -> String in
+            // SNI carries a bare name: drop the port, and the brackets of an IPv6 literal.
+            var host = Authority.host(Substring(authority))
+            if host.first == "[", host.last == "]" { host = host.dropFirst().dropLast() }
+            return String(host)
+        }
         return (context, host)
     }
 
@@ -183,7 +188,7 @@ extension ProxyExchange {
                 extraHeaders: [("x-envoy-overloaded", "true")])
             return
         }
-        let timeout = TimeAmount.nanoseconds(runtime.connectTimeout.nanoseconds)
+        let timeout = runtime.connectTimeout
         let pool = self.worker.pool
         let connect: (SocketAddress) -> Void = { address in
             pool.connect(
@@ -266,9 +271,8 @@ extension ProxyExchange {
         guard self.timeoutTask == nil, let timeout = self.route?.timeout, self.phase != .finished,
             self.phase != .routing
         else { return }
-        let nanos = Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000
         let bound = NIOLoopBound(self, eventLoop: self.worker.eventLoop)
-        self.timeoutTask = self.worker.eventLoop.scheduleTask(in: .nanoseconds(nanos)) {
+        self.timeoutTask = self.worker.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
             bound.value.routeTimedOut()
         }
     }

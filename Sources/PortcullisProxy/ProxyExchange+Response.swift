@@ -195,7 +195,7 @@ extension ProxyExchange: UpstreamResponseReceiver {
         self.queuedBytes = self.queuedBody.reduce(0) { $0 + $1.readableBytes }
         self.retainedBody = []
         self.retainedBytes = 0
-        let timeout = TimeAmount.seconds(max(1, cluster.limits.connectTimeout.components.seconds))
+        let timeout = self.worker.runtime(for: cluster).connectTimeout
         let address = self.worker.socketAddress(ip: endpoint.address, port: endpoint.port)
         guard let address else {
             self.worker.requestEnded(endpointKey: key, cluster: cluster.name)

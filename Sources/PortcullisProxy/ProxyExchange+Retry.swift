@@ -43,10 +43,8 @@ extension ProxyExchange {
         self.perTryTask?.cancel()
         self.perTryTask = nil
         guard let timeout = self.route?.retry.perTryTimeout else { return }
-        let c = timeout.components
-        let nanos = c.seconds * 1_000_000_000 + c.attoseconds / 1_000_000_000
         let bound = NIOLoopBound(self, eventLoop: self.worker.eventLoop)
-        self.perTryTask = self.worker.eventLoop.scheduleTask(in: .nanoseconds(nanos)) {
+        self.perTryTask = self.worker.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
             bound.value.perTryTimedOut()
         }
     }
@@ -70,10 +68,8 @@ extension ProxyExchange {
     func applyFault(_ fault: FaultPolicy, then continuation: @escaping () -> Void) -> Bool {
         if let delay = fault.delay, self.roll(fault.delayPerMillion) {
             self.record.responseFlags.insert(.delayInjected)
-            let c = delay.components
-            let nanos = c.seconds * 1_000_000_000 + c.attoseconds / 1_000_000_000
             let bound = NIOLoopBound((self, continuation), eventLoop: self.worker.eventLoop)
-            self.worker.eventLoop.scheduleTask(in: .nanoseconds(nanos)) {
+            self.worker.eventLoop.scheduleTask(in: TimeAmount(delay)) {
                 let (exchange, continuation) = bound.value
                 guard exchange.phase == .routing else { return }
                 if exchange.abortIfFaulted(fault) { return }

@@ -61,17 +61,3 @@ extension String {
             .joined(separator: "\\\"") : self
     }
 }
-
-/// Host and port of an authority (`[v6]:port` aware).
-enum HostPortSplit {
-    static func host(of authority: String) -> Substring {
-        if authority.first == "[" {
-            if let close = authority.firstIndex(of: "]") { return authority[authority.index(after: authority.startIndex)..<close] }
-            return Substring(authority)
-        }
-        if let colon = authority.lastIndex(of: ":"), authority[authority.index(after: colon)...].allSatisfy(\.isNumber) {
-            return authority[..<colon]
-        }
-        return Substring(authority)
-    }
-}

@@ -110,7 +110,7 @@ final class TCPProxySession: ChannelInboundHandler, RemovableChannelHandler {
             }
         }
         let bootstrap = ClientBootstrap(group: loop)
-            .connectTimeout(.nanoseconds(runtime.connectTimeout.nanoseconds))
+            .connectTimeout(runtime.connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelOption(.allowRemoteHalfClosure, value: true)
             .channelOption(.writeBufferWaterMark, value: .init(low: 256 * 1024, high: 1024 * 1024))

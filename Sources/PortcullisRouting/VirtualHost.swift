@@ -98,3 +98,12 @@ public final class HTTPRouteTable: Sendable {
         return host
     }
 }
+
+/// Authority helpers shared with the data plane, so routing and the proxy agree on what "the host" of a Host
+/// header is.
+public enum Authority {
+    /// The host of an authority without its port (`[v6]` keeps its brackets), exactly as virtual-host lookup sees it.
+    public static func host(_ authority: Substring) -> Substring {
+        HTTPRouteTable.stripPort(authority)
+    }
+}
