@@ -96,6 +96,15 @@ public final class HTTP2ClientSession {
     /// Streams started and not yet closed.
     public var activeStreamCount: Int { self.core.streams.count }
 
+    /// The server's SETTINGS_MAX_CONCURRENT_STREAMS (100 until its SETTINGS arrive).
+    public var peerMaxConcurrentStreams: Int {
+        guard let session = self.core.session else { return 0 }
+        return Int(nghttp2_session_get_remote_settings(session, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS))
+    }
+
+    /// Whether either side sent GOAWAY (no new stream may start).
+    public var isGoingAway: Bool { self.core.goAwayReceived || self.core.goAwaySent }
+
     /// Whether the connection is done: failed, or GOAWAY exchanged and no stream left, and nothing to write.
     public var isClosed: Bool { self.core.isClosed }
 

@@ -1,4 +1,5 @@
 import NIOCore
+import PortcullisHTTP2
 import PortcullisUpstream
 
 /// One event loop's view of a cluster: its load balancer and everything per request that can be computed once
@@ -14,6 +15,8 @@ final class ClusterRuntime {
     let idleTimeoutSeconds: Int64
     /// Passive health per endpoint (nil when the DestinationRule has no `outlierDetection`).
     let outlier: OutlierTracker?
+    /// Limits and settings for this cluster's HTTP/2 connections.
+    let http2Options: UpstreamPool.HTTP2Options
 
     init(cluster: Cluster) {
         self.cluster = cluster
@@ -27,6 +30,12 @@ final class ClusterRuntime {
         // `0s` means "never close idle connections" (Istio); one day stands in for never.
         self.idleTimeoutSeconds = idle <= 0 ? 86_400 : idle
         self.outlier = cluster.outlier.map { OutlierTracker(policy: $0, endpointCount: cluster.endpoints.count) }
+        // Response windows: 256 KiB per stream within 1 MiB per connection, refilled only as the client reads.
+        self.http2Options = UpstreamPool.HTTP2Options(
+            streamLimit: cluster.limits.maxConcurrentStreams ?? Int.max,
+            requestLimit: cluster.limits.maxRequestsPerConnection,
+            idleTimeout: .seconds(self.idleTimeoutSeconds),
+            settings: HTTP2Settings(initialWindowSize: 256 * 1024, connectionWindowSize: 1024 * 1024))
     }
 }
 

@@ -39,9 +39,18 @@ final class DownstreamHTTP2Stream: DownstreamStream {
     /// HTTP/2 never closes the connection because of one stream's response.
     func mustCloseAfterResponse(requestKeepAlive: Bool) -> Bool { false }
 
+    /// A response head not yet framed: held until the first body byte, the end or a flush, so a response that
+    /// ends right after its head (gRPC "Trailers-Only") goes out as one HEADERS frame with END_STREAM.
+    private var pendingHead: [HTTP2Header]?
+
     func writeResponseHead(status: Int, reason: String?, headers: HTTPHeaderList) {
-        self.connection.session.sendResponse(
-            streamID: self.streamID, headers: Self.responseFields(status: status, headers), endStream: false)
+        self.pendingHead = Self.responseFields(status: status, headers)
+    }
+
+    private func sendPendingHead(endStream: Bool) {
+        guard let head = self.pendingHead else { return }
+        self.pendingHead = nil
+        self.connection.session.sendResponse(streamID: self.streamID, headers: head, endStream: endStream)
     }
 
     func writeContinue() {
@@ -52,11 +61,17 @@ final class DownstreamHTTP2Stream: DownstreamStream {
 
     func writeResponseBody(_ body: ByteBuffer, chunked: Bool) {
         guard body.readableBytes > 0 else { return }
+        self.sendPendingHead(endStream: false)
         self.connection.session.sendData(streamID: self.streamID, body, endStream: false)
     }
 
     func writeResponseEnd(trailers: HTTPHeaderList?, chunked: Bool) {
-        if let trailers, trailers.count > 0 {
+        let hasTrailers = (trailers?.count ?? 0) > 0
+        if self.pendingHead != nil {
+            self.sendPendingHead(endStream: !hasTrailers)
+            if !hasTrailers { return }
+        }
+        if let trailers, hasTrailers {
             self.connection.session.sendTrailers(streamID: self.streamID, Self.trailerFields(trailers))
         } else {
             self.connection.session.sendData(streamID: self.streamID, ByteBuffer(), endStream: true)
@@ -78,6 +93,7 @@ final class DownstreamHTTP2Stream: DownstreamStream {
     func writeTunnelData(_ data: ByteBuffer) {}
 
     func flush() {
+        self.sendPendingHead(endStream: false)
         self.connection.flushOutput()
     }
 
@@ -100,6 +116,7 @@ final class DownstreamHTTP2Stream: DownstreamStream {
     func startTunnel() {}
 
     func abort() {
+        self.pendingHead = nil
         self.exchange = nil
         self.connection.session.resetStream(streamID: self.streamID, errorCode: HTTP2ErrorCode.internalError)
         self.connection.streamFinished(self)

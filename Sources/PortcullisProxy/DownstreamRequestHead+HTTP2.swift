@@ -13,6 +13,7 @@ extension DownstreamRequestHead {
         var cookies: [String] = []
         var contentLength: Int?
         var expectContinue = false
+        var acceptsTrailers = false
         for field in fields {
             if field.name.first == ":" {
                 switch field.name {
@@ -28,7 +29,8 @@ extension DownstreamRequestHead {
                 cookies.append(field.value)
                 continue
             case "te":
-                // Only `trailers` is allowed here, and it means nothing to an HTTP/1 upstream.
+                // Only `trailers` is allowed here; it is passed on to HTTP/2 upstreams only.
+                acceptsTrailers = true
                 continue
             case "host":
                 if host == nil { host = field.value }
@@ -51,6 +53,7 @@ extension DownstreamRequestHead {
         }
         self.init(
             method: method, target: method == "CONNECT" ? (authority ?? "") : path, headers: headers,
-            framing: framing, host: authority ?? host, expectContinue: expectContinue, protocolName: "HTTP/2")
+            framing: framing, host: authority ?? host, expectContinue: expectContinue, protocolName: "HTTP/2",
+            acceptsTrailers: acceptsTrailers)
     }
 }

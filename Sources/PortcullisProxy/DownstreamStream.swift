@@ -22,6 +22,8 @@ struct DownstreamRequestHead {
     var isHTTP10: Bool
     /// `%PROTOCOL%` of the access log.
     var protocolName: String
+    /// The client accepts trailers (`te: trailers`), which HTTP/2 upstreams are told (gRPC needs it).
+    var acceptsTrailers: Bool
 
     init(http1 head: HTTP1RequestHead) {
         self.method = head.method
@@ -35,11 +37,20 @@ struct DownstreamRequestHead {
         self.host = head.host
         self.isHTTP10 = head.minorVersion == 0
         self.protocolName = head.minorVersion == 0 ? "HTTP/1.0" : "HTTP/1.1"
+        self.acceptsTrailers = head.headers.first("te").map(Self.hasTrailersToken) ?? false
+    }
+
+    /// Whether a `te` value lists `trailers`.
+    static func hasTrailersToken(_ value: String) -> Bool {
+        value.split(separator: ",").contains { part in
+            let token = part.split(separator: ";").first ?? ""
+            return token.filter { $0 != " " && $0 != "\t" }.lowercased() == "trailers"
+        }
     }
 
     init(
         method: String, target: String, headers: HTTPHeaderList, framing: HTTP1BodyFraming, host: String?,
-        expectContinue: Bool, protocolName: String
+        expectContinue: Bool, protocolName: String, acceptsTrailers: Bool = false
     ) {
         self.method = method
         self.target = target
@@ -52,6 +63,7 @@ struct DownstreamRequestHead {
         self.host = host
         self.isHTTP10 = false
         self.protocolName = protocolName
+        self.acceptsTrailers = acceptsTrailers
     }
 }
 

@@ -60,22 +60,23 @@ extension ProxyExchange {
             HeaderPolicy.apply(destination.requestHeaders, to: &headers)
             HeaderPolicy.apply(route.requestHeaders, to: &headers)
         }
+        var chunked = false
         switch self.head.framing {
         case .contentLength(let n):
             headers.add("content-length", String(n))
         case .chunked:
             headers.add("transfer-encoding", "chunked")
-            self.upstreamChunked = true
+            chunked = true
         case .none, .untilClose:
             if self.head.method == "POST" || self.head.method == "PUT" { headers.add("content-length", "0") }
         }
         // `Expect: 100-continue` is proxied, as Istio's gateways do (ENABLE_100_CONTINUE_HEADERS): the upstream's
         // 100 is relayed (`upstreamInformational`), so the client sends its body only once the upstream wants it.
         if self.head.expectContinue { headers.add("expect", "100-continue") }
-        var buffer = self.downstream.allocator.buffer(capacity: 512)
-        HTTP1Serializer.writeRequestHead(
-            method: self.head.method, target: upstreamPath, headers: headers, into: &buffer)
-        self.upstreamHead = buffer
+        self.upstreamRequest = UpstreamRequest(
+            method: self.head.method, path: upstreamPath, authority: authority,
+            scheme: self.snapshot?.tls.clusters[cluster.name] == nil ? "http" : "https", headers: headers,
+            chunked: chunked, acceptsTrailers: self.head.acceptsTrailers)
         self.phase = .connecting
         self.attempt()
     }
@@ -134,11 +135,11 @@ extension ProxyExchange {
         return parts.joined(separator: ";")
     }
 
-    /// DestinationRule TLS origination for `cluster` (§3.5): the client context of the snapshot and the SNI
-    /// (`tls.sni`, else the upstream Host without its port, which is also what the certificate is checked against
-    /// when no `subjectAltNames` are given).
-    func upstreamTLS(cluster: Cluster) -> (context: TLSContext, serverName: String?)? {
-        guard let context = self.snapshot?.tls.clusters[cluster.name] else { return nil }
+    /// DestinationRule TLS origination for `cluster` (§3.5): the client context of the snapshot (offering `h2`
+    /// by ALPN for HTTP/2) and the SNI (`tls.sni`, else the upstream Host without its port, which is also what
+    /// the certificate is checked against when no `subjectAltNames` are given).
+    func upstreamTLS(cluster: Cluster, http2: Bool) -> (context: TLSContext, serverName: String?)? {
+        guard let context = self.snapshot?.tls.context(cluster: cluster.name, http2: http2) else { return nil }
         if let sni = cluster.tls?.sni { return (context, sni) }
         let host = self.upstreamAuthority.map { authority -> String in
             // SNI carries a bare name: drop the port, and the brackets of an IPv6 literal.
@@ -149,10 +150,17 @@ extension ProxyExchange {
         return (context, host)
     }
 
-    /// One attempt: pick an endpoint, reuse an idle connection or open one.
+    /// The HTTP version spoken upstream (§3.3): the cluster's (port protocol, `h2UpgradePolicy`), or the
+    /// client's with `useClientProtocol`; upgrades (WebSocket) always go over HTTP/1.1.
+    func speaksHTTP2(_ cluster: Cluster) -> Bool {
+        if self.head.isUpgrade { return false }
+        if cluster.useClientProtocol { return self.head.protocolName == "HTTP/2" }
+        return cluster.upstreamProtocol == .http2
+    }
+
+    /// One attempt: pick an endpoint, reuse an idle connection (or a free HTTP/2 stream) or open one.
     func attempt() {
         guard let cluster = self.cluster, let runtime = self.runtime, self.phase == .connecting else { return }
-        let endpoints = cluster.endpoints
         let keys = runtime.endpointKeys
         let worker = self.worker
         let tried = self.triedEndpoints
@@ -168,60 +176,41 @@ extension ProxyExchange {
             self.sendLocalReply(status: 503, text: LocalReply.noHealthyUpstream, details: "no_healthy_upstream")
             return
         }
-        let endpoint = endpoints[index]
         let key = keys[index]
         self.endpointIndex = index
         self.endpointKey = key
         self.worker.requestStarted(endpointKey: key, cluster: cluster.name)
         self.upstreamStart = .now()
         self.record.upstreamHost = key
-        let tls = self.upstreamTLS(cluster: cluster)
-        let poolKey = tls.map { "\(key)|tls|\($0.serverName ?? "")" } ?? key
-        if let idle = self.worker.pool.checkoutIdle(endpointKey: poolKey) {
-            self.attach(idle, reused: true)
-            return
+        let http2 = self.speaksHTTP2(cluster)
+        let target = UpstreamTarget(
+            runtime: runtime, endpointIndex: index, tls: self.upstreamTLS(cluster: cluster, http2: http2),
+            http2: http2)
+        self.worker.acquireUpstream(target) { result in
+            self.acquired(result, endpointKey: key)
         }
-        if self.worker.pool.openConnections(cluster: cluster.name) >= cluster.limits.maxConnections {
+    }
+
+    /// The outcome of `Worker.acquireUpstream` for the attempt on `endpointKey`.
+    func acquired(
+        _ result: Result<(transport: any UpstreamTransport, reused: Bool), UpstreamAcquireError>, endpointKey key: String
+    ) {
+        switch result {
+        case .success(let (transport, reused)):
+            guard self.phase == .connecting, self.endpointKey == key else {
+                // The exchange gave up meanwhile; a fresh connection stays for others.
+                transport.complete(reusable: true, idleTimeout: .seconds(self.runtime?.idleTimeoutSeconds ?? 60))
+                return
+            }
+            self.attach(transport, reused: reused)
+        case .failure(.overflow):
+            guard self.phase == .connecting else { return }
             self.record.responseFlags.insert(.upstreamOverflow)
             self.sendLocalReply(
                 status: 503, text: LocalReply.overflow, details: "upstream_reset_before_response_started{overflow}",
                 extraHeaders: [("x-envoy-overloaded", "true")])
-            return
-        }
-        let timeout = runtime.connectTimeout
-        let pool = self.worker.pool
-        let connect: (SocketAddress) -> Void = { address in
-            pool.connect(
-                to: address, endpointKey: poolKey, clusterName: cluster.name, connectTimeout: timeout, tls: tls)
-                .assumeIsolated().whenComplete { result in
-                    let exchange = self
-                    switch result {
-                    case .success(let connection):
-                        guard exchange.phase == .connecting, exchange.endpointKey == key else {
-                            // The exchange gave up meanwhile; keep the fresh connection for others.
-                            pool.release(connection, idleTimeout: .seconds(60))
-                            return
-                        }
-                        exchange.attach(connection, reused: false)
-                    case .failure(let error):
-                        exchange.connectFailed(reason: "\(error)")
-                    }
-                }
-        }
-        if let address = self.worker.socketAddress(ip: endpoint.address, port: endpoint.port) {
-            connect(address)
-        } else {
-            self.worker.services.dns.resolve(host: endpoint.address, port: endpoint.port, on: self.worker.eventLoop)
-                .assumeIsolated().whenComplete { result in
-                    switch result {
-                    case .success(let addresses) where !addresses.isEmpty:
-                        connect(addresses[Int(self.worker.random.next() % UInt64(addresses.count))])
-                    case .success:
-                        self.connectFailed(reason: "dns resolution returned no addresses")
-                    case .failure(let error):
-                        self.connectFailed(reason: "dns resolution failed: \(error)")
-                    }
-                }
+        case .failure(.connectFailed(let reason)):
+            self.connectFailed(reason: reason)
         }
     }
 
@@ -266,10 +255,17 @@ extension ProxyExchange {
         self.worker.eventLoop.scheduleTask(in: delay) { bound.value.attempt() }
     }
 
+    /// `grpc-timeout` of a gRPC request, honoured uncapped when the route has no timeout (ISTIO-SEMANTICS §2
+    /// `timeout`: Istio's route timeout 0 lets the gRPC deadline apply).
+    var grpcTimeout: Duration? {
+        guard self.record.isGRPC, let value = self.head.headers.first("grpc-timeout") else { return nil }
+        return GRPCSupport.timeout(value)
+    }
+
     /// Starts the route timeout (Envoy starts it once the downstream request is complete).
     func armRouteTimeout() {
-        guard self.timeoutTask == nil, let timeout = self.route?.timeout, self.phase != .finished,
-            self.phase != .routing
+        guard self.timeoutTask == nil, self.phase != .finished, self.phase != .routing,
+            let timeout = self.route?.timeout ?? self.grpcTimeout
         else { return }
         let bound = NIOLoopBound(self, eventLoop: self.worker.eventLoop)
         self.timeoutTask = self.worker.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
@@ -292,11 +288,11 @@ extension ProxyExchange {
         }
     }
 
-    /// Closes and forgets the upstream connection (never reused after an aborted exchange).
+    /// Closes (HTTP/1.1) or resets (HTTP/2) and forgets the upstream; never reused after an aborted exchange.
     func dropUpstream() {
         if let connection = self.connection {
             self.connection = nil
-            connection.close()
+            connection.abort()
         }
     }
 
@@ -310,20 +306,11 @@ extension ProxyExchange {
         }
     }
 
-    func writeBodyUpstream(_ body: ByteBuffer, to connection: UpstreamConnection) {
-        if self.upstreamChunked {
-            var framed = self.downstream.allocator.buffer(capacity: body.readableBytes + 16)
-            HTTP1Serializer.writeChunk(body, into: &framed)
-            connection.write(framed)
-        } else {
-            connection.write(body)
-        }
+    func writeBodyUpstream(_ body: ByteBuffer, to connection: any UpstreamTransport) {
+        connection.sendBody(body, allocator: self.downstream.allocator)
     }
 
-    func writeEndUpstream(to connection: UpstreamConnection) {
-        guard self.upstreamChunked else { return }
-        var framed = self.downstream.allocator.buffer(capacity: 8)
-        HTTP1Serializer.writeLastChunk(trailers: self.requestTrailers, into: &framed)
-        connection.write(framed)
+    func writeEndUpstream(to connection: any UpstreamTransport) {
+        connection.sendEnd(trailers: self.requestTrailers, allocator: self.downstream.allocator)
     }
 }

@@ -5,23 +5,25 @@ import PortcullisUpstream
 
 extension ProxyExchange: UpstreamResponseReceiver {
     /// Puts the request on `connection`: head, queued body and (if complete) the end, in one flush.
-    func attach(_ connection: UpstreamConnection, reused: Bool) {
-        guard let head = self.upstreamHead else { return }
+    func attach(_ connection: any UpstreamTransport, reused: Bool) {
+        guard let request = self.upstreamRequest else { return }
         self.connection = connection
         self.connectionWasReused = reused
         self.phase = .awaitingResponse
         self.record.upstreamLocalAddress = connection.localAddress
         connection.begin(method: self.head.method, receiver: self)
-        connection.write(head)
+        let allocator = self.downstream.allocator
         let queued = self.queuedBody
         self.queuedBody.removeAll()
+        let headOnly = self.requestComplete && queued.isEmpty && (self.requestTrailers?.count ?? 0) == 0
+        connection.sendHead(request, endStream: headOnly, allocator: allocator)
         if self.queuedBytes > self.worker.services.limits.retryBufferBytes { self.downstream.setAutoRead(true) }
         self.queuedBytes = 0
         for body in queued {
             self.retain(body)
-            self.writeBodyUpstream(body, to: connection)
+            connection.sendBody(body, allocator: allocator)
         }
-        if self.requestComplete { self.writeEndUpstream(to: connection) }
+        if self.requestComplete && !headOnly { connection.sendEnd(trailers: self.requestTrailers, allocator: allocator) }
         connection.flush()
         self.armPerTryTimeout()
         if self.requestComplete { self.startMirrorsOnce() }
@@ -97,6 +99,7 @@ extension ProxyExchange: UpstreamResponseReceiver {
             self.keepAliveAfterResponse = false
             headers.set("connection", "close")
         }
+        if self.record.isGRPC, let status = head.headers.first("grpc-status") { self.record.grpcStatus = Int(status) }
         self.phase = .responding
         self.responseStarted = true
         self.record.responseCodeDetails = "via_upstream"
@@ -127,18 +130,15 @@ extension ProxyExchange: UpstreamResponseReceiver {
             return
         }
         guard self.phase == .responding else { return }
+        if self.record.isGRPC, let status = trailers?.first("grpc-status") { self.record.grpcStatus = Int(status) }
         self.downstream.writeResponseEnd(trailers: trailers, chunked: self.responseChunked)
         self.downstream.flush()
         if let connection = self.connection {
             self.connection = nil
             let perConnection = self.cluster?.limits.maxRequestsPerConnection ?? 0
             let reusable = self.releaseConnectionOnEnd && self.requestComplete
-                && (perConnection == 0 || connection.requestCount < perConnection)
-            if reusable, let runtime = self.runtime {
-                self.worker.pool.release(connection, idleTimeout: .seconds(runtime.idleTimeoutSeconds))
-            } else {
-                connection.close()
-            }
+                && (perConnection == 0 || connection.requestsServed < perConnection)
+            connection.complete(reusable: reusable, idleTimeout: .seconds(self.runtime?.idleTimeoutSeconds ?? 60))
         }
         self.finish(notifyDownstream: true)
     }
@@ -147,18 +147,23 @@ extension ProxyExchange: UpstreamResponseReceiver {
         if self.phase == .awaitingResponse && !self.connectionWasReused { self.recordOutlier(.reset) }
         let connection = self.connection
         self.connection = nil
-        connection?.close()
+        connection?.abort()
         switch self.phase {
         case .awaitingResponse:
             // A reused keep-alive connection closed under us before any response byte: the request never
             // reached an application, so resend it once on a fresh connection when we still hold the body.
-            if self.connectionWasReused, self.retainedBody != nil, self.requestComplete || self.requestBodyBytes == 0,
-                case .resetBeforeHeaders = failure
+            if self.connectionWasReused, connection?.canResendOnEarlyClose == true, self.retainedBody != nil,
+                self.requestComplete || self.requestBodyBytes == 0, case .resetBeforeHeaders = failure
             {
                 self.resendOnFreshConnection()
                 return
             }
             if case .resetBeforeHeaders = failure, self.route?.retry.retryOnReset == true, self.canRetry {
+                self.retryAttempt()
+                return
+            }
+            if case .refused = failure, self.route?.retry.retryOnRefusedStream == true, self.canRetry {
+                // REFUSED_STREAM or a GOAWAY: the upstream never processed the request (`refused-stream`).
                 self.retryAttempt()
                 return
             }
@@ -187,39 +192,27 @@ extension ProxyExchange: UpstreamResponseReceiver {
     }
 
     private func resendOnFreshConnection() {
-        guard let cluster = self.cluster, let key = self.endpointKey, let index = self.endpointIndex,
-            let endpoint = cluster.endpoints.indices.contains(index) ? cluster.endpoints[index] : nil
+        guard let runtime = self.runtime, let cluster = self.cluster, let key = self.endpointKey,
+            let index = self.endpointIndex, cluster.endpoints.indices.contains(index)
         else { return }
         self.phase = .connecting
         self.queuedBody = self.retainedBody ?? []
         self.queuedBytes = self.queuedBody.reduce(0) { $0 + $1.readableBytes }
         self.retainedBody = []
         self.retainedBytes = 0
-        let timeout = self.worker.runtime(for: cluster).connectTimeout
-        let address = self.worker.socketAddress(ip: endpoint.address, port: endpoint.port)
-        guard let address else {
+        let endpoint = cluster.endpoints[index]
+        guard let address = self.worker.socketAddress(ip: endpoint.address, port: endpoint.port) else {
             self.worker.requestEnded(endpointKey: key, cluster: cluster.name)
             self.endpointKey = nil
             self.attempt()
             return
         }
-        let tls = self.upstreamTLS(cluster: cluster)
-        let poolKey = tls.map { "\(key)|tls|\($0.serverName ?? "")" } ?? key
-        self.worker.pool.connect(
-            to: address, endpointKey: poolKey, clusterName: cluster.name, connectTimeout: timeout, tls: tls)
-            .assumeIsolated().whenComplete { result in
-                let exchange = self
-                switch result {
-                case .success(let connection):
-                    guard exchange.phase == .connecting else {
-                        connection.close()
-                        return
-                    }
-                    exchange.attach(connection, reused: false)
-                case .failure(let error):
-                    exchange.connectFailed(reason: "\(error)")
-                }
-            }
+        let target = UpstreamTarget(
+            runtime: runtime, endpointIndex: index, tls: self.upstreamTLS(cluster: cluster, http2: false),
+            http2: false)
+        self.worker.connect(target, to: address) { result in
+            self.acquired(result, endpointKey: key)
+        }
     }
 
     func upstreamReadComplete() {

@@ -33,9 +33,8 @@ final class ProxyExchange {
     var destination: WeightedDestination?
     var cluster: Cluster?
     var runtime: ClusterRuntime?
-    /// Serialized upstream request head, reused by retries.
-    var upstreamHead: ByteBuffer?
-    var upstreamChunked = false
+    /// The request as it goes upstream, reused by retries and mirrors.
+    var upstreamRequest: UpstreamRequest?
     /// The Host sent upstream (after rewrites), for TLS SNI.
     var upstreamAuthority: String?
 
@@ -51,7 +50,7 @@ final class ProxyExchange {
     var requestBodyBytes = 0
 
     // Upstream state.
-    var connection: UpstreamConnection?
+    var connection: (any UpstreamTransport)?
     var connectionWasReused = false
     var endpointIndex: Int?
     var endpointKey: String?
@@ -188,6 +187,7 @@ final class ProxyExchange {
         self.record.downstreamRemoteAddress = self.downstream.remoteAddress
         self.record.downstreamLocalAddress = self.downstream.localAddress
         self.record.requestedServerName = self.downstream.peerTLS?.serverName
+        self.record.isGRPC = GRPCSupport.isGRPC(self.head.headers)
     }
 
     // MARK: Downstream events
@@ -249,8 +249,7 @@ final class ProxyExchange {
 
     func tunnelFromClient(_ data: ByteBuffer) {
         self.record.bytesReceived += data.readableBytes
-        self.connection?.write(data)
-        self.connection?.flush()
+        self.connection?.sendTunnel(data)
     }
 
     // MARK: Local replies and completion
@@ -269,6 +268,18 @@ final class ProxyExchange {
         var headers = LocalReply.headers(status: status, body: body, extraHeaders: extraHeaders, worker: self.worker)
         HeaderPolicy.apply(responseMutation, to: &headers)
         for (name, value) in self.corsResponseHeaders { headers.set(name, value) }
+        if self.record.isGRPC {
+            // A gRPC client gets a gRPC error, not an HTTP one (Envoy's local replies for gRPC requests).
+            headers = GRPCSupport.localReplyHeaders(status: status, body: body, base: headers)
+            self.record.grpcStatus = headers.first("grpc-status").flatMap { Int($0) }
+            self.sendReply(status: 200, headers: headers, body: nil, details: details)
+            return
+        }
+        self.sendReply(status: status, headers: headers, body: body, details: details)
+    }
+
+    private func sendReply(status: Int, headers: HTTPHeaderList, body: [UInt8]?, details: String) {
+        var headers = headers
         if self.downstream.mustCloseAfterResponse(requestKeepAlive: self.head.keepAlive && self.keepAliveAfterResponse)
         {
             self.keepAliveAfterResponse = false

@@ -6,12 +6,23 @@ import PortcullisTLS
 public struct TLSMaterial: Sendable {
     /// Server contexts per terminating Gateway server, keyed by `ServerKey`.
     public var servers: [ServerKey: TLSContext]
-    /// Client contexts per upstream cluster name, for DestinationRule TLS origination.
+    /// Client contexts per upstream cluster name, for DestinationRule TLS origination (ALPN `http/1.1`).
     public var clusters: [String: TLSContext]
+    /// The same for clusters that may speak HTTP/2 (ALPN `h2`).
+    public var http2Clusters: [String: TLSContext]
 
-    public init(servers: [ServerKey: TLSContext] = [:], clusters: [String: TLSContext] = [:]) {
+    public init(
+        servers: [ServerKey: TLSContext] = [:], clusters: [String: TLSContext] = [:],
+        http2Clusters: [String: TLSContext] = [:]
+    ) {
         self.servers = servers
         self.clusters = clusters
+        self.http2Clusters = http2Clusters
+    }
+
+    /// The client context for a connection to `cluster` in the given HTTP version.
+    public func context(cluster: String, http2: Bool) -> TLSContext? {
+        http2 ? self.http2Clusters[cluster] : self.clusters[cluster]
     }
 
     /// A Gateway server: `namespace/name` of the Gateway and the index in its `servers`.

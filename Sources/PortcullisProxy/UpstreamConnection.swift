@@ -9,6 +9,9 @@ enum UpstreamFailure: Error, Sendable {
     case resetBeforeHeaders
     /// The connection closed or broke after the head, mid-body (flag UC, downstream is reset).
     case resetAfterHeaders
+    /// HTTP/2 REFUSED_STREAM or a stream above a GOAWAY's last id: never processed (flag UC; retriable as
+    /// `refused-stream`).
+    case refused
     /// The upstream sent bytes that are not a valid HTTP/1.1 response (flag UPE, 502).
     case protocolError(String)
 }
@@ -51,6 +54,8 @@ final class UpstreamConnection: ChannelInboundHandler {
     weak var pool: UpstreamPool?
     /// Completed when a TLS upstream finished its handshake (nil for plaintext).
     var handshake: EventLoopPromise<Void>?
+    /// The current request's body is chunk-framed.
+    var chunked = false
 
     init(endpointKey: String, clusterName: String) {
         self.endpointKey = endpointKey

@@ -10,7 +10,9 @@ final class UpstreamPool {
     /// Idle connections per endpoint, most recently used last (LIFO reuse keeps the working set small).
     private var idle: [String: [UpstreamConnection]] = [:]
     /// Open connections per cluster name, for `maxConnections`.
-    private var openPerCluster: [String: Int] = [:]
+    var openPerCluster: [String: Int] = [:]
+    /// Multiplexed HTTP/2 connections per pool key (live or connecting), oldest first.
+    var http2: [String: [UpstreamHTTP2Connection]] = [:]
     /// One sweep closes expired idle connections, instead of a timer per connection and request (a scheduled task
     /// per release showed up in profiles).
     private var sweep: Scheduled<Void>?
@@ -75,10 +77,11 @@ final class UpstreamPool {
         guard connection.isActive else { return }
         connection.idleDeadline = .now() + idleTimeout
         self.idle[connection.endpointKey, default: []].append(connection)
-        if self.sweep == nil { self.scheduleSweep() }
+        self.scheduleSweep()
     }
 
-    private func scheduleSweep() {
+    func scheduleSweep() {
+        guard self.sweep == nil else { return }
         let bound = NIOLoopBound(self, eventLoop: self.eventLoop)
         self.sweep = self.eventLoop.scheduleTask(in: .seconds(1)) {
             bound.value.sweepIdle()
@@ -95,7 +98,8 @@ final class UpstreamPool {
             self.idle[key] = keep.isEmpty ? nil : keep
         }
         for connection in expired { connection.close() }
-        if !self.idle.isEmpty { self.scheduleSweep() }
+        self.sweepIdleHTTP2(now: now)
+        if !self.idle.isEmpty || !self.http2.isEmpty { self.scheduleSweep() }
     }
 
     /// Called once when a connection's channel goes away (or never connected).
@@ -115,13 +119,16 @@ final class UpstreamPool {
     /// Number of idle connections (for tests and the admin dump).
     var idleCount: Int { self.idle.values.reduce(0) { $0 + $1.count } }
 
-    /// Closes every idle connection (shutdown).
+    /// Closes every idle connection (shutdown); HTTP/2 connections stop taking streams and close once idle.
     func closeIdle() {
         let all = self.idle.values.flatMap { $0 }
         self.idle.removeAll()
         self.sweep?.cancel()
         self.sweep = nil
         for connection in all { connection.close() }
+        let multiplexed = self.http2.values.flatMap { $0 }
+        self.http2.removeAll()
+        for connection in multiplexed { connection.retire() }
     }
 }
 

@@ -37,7 +37,11 @@ struct TLSMaterialBuilder {
         for cluster in clusters.clusters.values {
             guard let tls = cluster.tls, tls.mode == .simple || tls.mode == .mutual else { continue }
             do {
-                material.clusters[cluster.name] = try TLSContext.client(self.clientConfiguration(tls))
+                material.clusters[cluster.name] = try TLSContext.client(self.clientConfiguration(tls, alpn: "http/1.1"))
+                if cluster.upstreamProtocol == .http2 || cluster.useClientProtocol {
+                    material.http2Clusters[cluster.name] = try TLSContext.client(
+                        self.clientConfiguration(tls, alpn: "h2"))
+                }
             } catch {
                 self.diagnostics.append(
                     ConfigDiagnostic(
@@ -102,7 +106,7 @@ struct TLSMaterialBuilder {
         return configuration
     }
 
-    private func clientConfiguration(_ tls: ClientTLSSettings) throws -> TLSClientConfiguration {
+    private func clientConfiguration(_ tls: ClientTLSSettings, alpn: String) throws -> TLSClientConfiguration {
         var configuration = TLSClientConfiguration()
         if let name = tls.credentialName {
             let secret = try self.secret(name)
@@ -129,7 +133,7 @@ struct TLSMaterialBuilder {
         }
         configuration.subjectAltNames = tls.subjectAltNames
         configuration.insecureSkipVerify = tls.insecureSkipVerify
-        configuration.alpn = ["http/1.1"]
+        configuration.alpn = [alpn]
         return configuration
     }
 
