@@ -49,7 +49,8 @@ final class UpstreamHTTP2Connection: ChannelInboundHandler {
         self.idleTimeout = idleTimeout
     }
 
-    var isActive: Bool { !self.closing && (self.context?.channel.isActive ?? !self.isReady) }
+    /// Open, or still connecting (requests may already wait for it).
+    var isActive: Bool { !self.closing && (!self.isReady || self.context?.channel.isActive == true) }
     var isWritable: Bool { self.context?.channel.isWritable ?? false }
     var localAddress: String? { self.context?.channel.localAddress.map(UpstreamConnection.format) }
     var allocator: ByteBufferAllocator { self.context?.channel.allocator ?? ByteBufferAllocator() }

@@ -86,6 +86,10 @@ extension Worker {
                 completion(.failure(.connectFailed("cannot create an HTTP/2 session")))
                 return
             }
+            self.services.metrics.counter(
+                "portcullis_upstream_http2_connections_opened_total",
+                help: "HTTP/2 connections opened to upstream endpoints", labels: [("cluster", target.cluster.name)]
+            ).increment()
             self.whenReady(stream, completion: completion)
             return
         }
