@@ -12,8 +12,11 @@ SCENARIO      ?= small
 # System packages the build needs (Debian/Ubuntu names); curl is used by the integration tests too.
 BUILD_PACKAGES := libssl-dev libnghttp2-dev zlib1g-dev pkg-config curl
 # Commands the integration tests run (here the command and the package have the same name).
-# Planned: nghttp2-client (h2load, nghttp) once the HTTP/2 tests exist.
 TEST_TOOLS     := curl python3 openssl
+# Debian packages whose commands have other names: nghttp2-client brings nghttp and h2load.
+TEST_PACKAGES  := nghttp2-client
+# Python modules the integration tests' peers use (HTTP/2 origin, gRPC client and server), from PyPI.
+TEST_PYTHON    := grpcio h2
 
 SWIFT_BUILD := $(SWIFT) build $(SWIFTPM_FLAGS)
 
@@ -55,6 +58,11 @@ deps:
 # Test tools are checked as commands (python3 may come from pyenv or similar), installed with apt when absent.
 test-tools: deps
 	$(call apt_install,$(foreach t,$(TEST_TOOLS),$(if $(shell command -v $(t) 2>/dev/null),,$(t))))
+	$(call apt_install,$(TEST_PACKAGES))
+	@python3 -c 'import grpc, h2' 2>/dev/null || { \
+	    echo "installing Python test modules: $(TEST_PYTHON)"; \
+	    python3 -m pip install --quiet --disable-pip-version-check $(TEST_PYTHON) 2>/dev/null \
+	    || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages $(TEST_PYTHON); }
 
 build: deps
 	$(SWIFT_BUILD)

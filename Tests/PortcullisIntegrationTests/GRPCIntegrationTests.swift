@@ -5,7 +5,8 @@ import Testing
 /// kinds with their trailers, errors from the server, and gateway-generated errors as proper gRPC statuses.
 @Suite(.serialized)
 struct GRPCIntegrationTests {
-    static let available = PythonPeer.hasModules(["grpc"])
+    /// In CI (`make test` installs the modules) a missing module fails the tests instead of skipping them.
+    static let available = PythonPeer.hasModules(["grpc"]) || ProcessInfo.processInfo.environment["CI"] != nil
 
     struct Setup {
         let gateway: GatewayProcess

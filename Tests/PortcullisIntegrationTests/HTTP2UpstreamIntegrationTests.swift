@@ -13,7 +13,8 @@ struct HTTP2UpstreamIntegrationTests {
         var base: String { "http://127.0.0.1:\(self.port)" }
     }
 
-    static let available = PythonPeer.hasModules(["h2"])
+    /// In CI (`make test` installs the modules) a missing module fails the tests instead of skipping them.
+    static let available = PythonPeer.hasModules(["h2"]) || ProcessInfo.processInfo.environment["CI"] != nil
 
     static func serviceEntry(name: String, host: String, port: Int, protocolName: String) -> String {
         """
