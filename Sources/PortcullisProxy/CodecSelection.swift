@@ -33,6 +33,7 @@ final class HTTPPrefaceSniffer: ChannelInboundHandler, RemovableChannelHandler, 
 
     private let worker: Worker
     private let port: Int
+    var listenerPort: Int { self.port }
     private var buffer: ByteBuffer?
     private var decided = false
     private var context: ChannelHandlerContext?

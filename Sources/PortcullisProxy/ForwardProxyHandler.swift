@@ -47,6 +47,7 @@ final class ForwardProxyHandler: ChannelInboundHandler, RemovableChannelHandler,
     var record = RequestRecord()
     var remoteAddress = "-"
     var localAddress = "-"
+    var listenerPort: Int { self.context?.channel.localAddress?.port ?? 0 }
     var draining = false
     /// The client half-closed: no request follows the current one.
     var inputClosed = false

@@ -105,10 +105,17 @@ public final class Worker {
         for connection in self.connections.values { connection.drain() }
         self.pool.closeIdle()
     }
+
+    /// A listener went away on reload: its connections drain like on shutdown (HTTP/2 GOAWAY, HTTP/1.1
+    /// `connection: close` after the response in progress), the rest of the gateway is untouched.
+    public func drainListener(port: Int) {
+        for connection in self.connections.values where connection.listenerPort == port { connection.drain() }
+    }
 }
 
 /// A downstream connection as the worker sees it (for drain).
 protocol DownstreamConnectionHandle: AnyObject {
+    var listenerPort: Int { get }
     func drain()
 }
 

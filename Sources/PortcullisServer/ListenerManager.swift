@@ -40,10 +40,20 @@ final class ListenerManager: @unchecked Sendable {
         for listener in table.listeners {
             wanted[self.key(listener)] = listener
         }
+        var removedPorts: Set<Int> = []
         for (key, channel) in self.channels where wanted[key] == nil {
             self.logger.info("closing listener", metadata: ["listener": "\(key)"])
             self.channels[key] = nil
+            if let port = channel.localAddress?.port { removedPorts.insert(port) }
             try? await channel.close()
+        }
+        if !removedPorts.isEmpty {
+            // Connections accepted by a removed listener finish what they are doing and close (GOAWAY on HTTP/2);
+            // done before binding anything new, so a port that changes kind only drains the old connections.
+            let ports = removedPorts
+            try? await self.workers.forEach { worker in
+                for port in ports { worker.drainListener(port: port) }
+            }?.get()
         }
         for (key, listener) in wanted.sorted(by: { $0.key < $1.key }) where self.channels[key] == nil {
             do {

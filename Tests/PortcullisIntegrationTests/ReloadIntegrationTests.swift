@@ -205,4 +205,62 @@ struct ReloadIntegrationTests {
         let dump = try await HTTP.get(port: gateway.adminPort, path: "/config_dump").1
         #expect(Self.listenerPorts(dump) == [shared, unselected])
     }
+
+    /// A listener removed by a reload sends GOAWAY to its HTTP/2 connections, and the stream in flight still gets
+    /// its whole response (issue 4 "Graceful GOAWAY ... on reload where a listener goes away").
+    @Test func removedListenerSendsGoAwayAndFinishesTheStreamInFlight() async throws {
+        let backend = try await TestBackend.start(name: "slow")
+        defer { Task { await backend.stop() } }
+        let kept = try FreePort.allocate()
+        let removed = try FreePort.allocate()
+        let routes = """
+            apiVersion: networking.istio.io/v1
+            kind: ServiceEntry
+            metadata: {name: slow, namespace: default}
+            spec:
+              hosts: [slow.internal]
+              location: MESH_INTERNAL
+              resolution: STATIC
+              ports: [{number: 80, name: http, protocol: HTTP}]
+              endpoints: [{address: 127.0.0.1, ports: {http: \(backend.port)}}]
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: slow, namespace: default}
+            spec:
+              hosts: ["*"]
+              gateways: [istio-system/gw]
+              http:
+              - route: [{destination: {host: slow.internal}}]
+            """
+        let gateway = try GatewayProcess(files: [
+            "gw.yaml": Self.gateway(name: "gw", selector: nil, servers: [(kept, ["*"]), (removed, ["*"])]),
+            "routes.yaml": routes,
+        ])
+        defer { _ = gateway.stop() }
+        try await gateway.waitUntilReady()
+
+        // nghttp keeps one h2c connection with a request that the backend answers after 1.5 s.
+        let client = Process()
+        client.executableURL = URL(fileURLWithPath: "/usr/bin/nghttp")
+        client.arguments = ["-v", "-n", "http://127.0.0.1:\(removed)/delay/1500"]
+        let output = Pipe()
+        client.standardOutput = output
+        client.standardError = FileHandle.nullDevice
+        try client.run()
+        let deadline = ContinuousClock.now + .seconds(10)
+        while backend.seen.isEmpty && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(!backend.seen.isEmpty, "the request reached the backend")
+
+        try gateway.write("gw.yaml", Self.gateway(name: "gw", selector: nil, servers: [(kept, ["*"])]))
+        try await Self.waitUntilRefused(port: removed)
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        client.waitUntilExit()
+        #expect(text.contains("recv GOAWAY frame"), "\(text)")
+        #expect(text.contains("error_code=NO_ERROR"), "\(text)")
+        #expect(text.contains(":status: 200"), "the stream in flight completes: \(text)")
+        #expect(client.terminationStatus == 0)
+        // The other listener keeps serving.
+        #expect(try Curl.get("http://127.0.0.1:\(kept)/delay/1").status == 200)
+    }
 }
