@@ -44,7 +44,7 @@ final class DownstreamHTTP2Handler: ChannelInboundHandler, DownstreamConnectionH
         worker: Worker, listenerPort: Int, scheme: String, serverKey: TLSMaterial.ServerKey? = nil,
         peerTLS: TLSHandshakeCompleted? = nil
     ) -> DownstreamHTTP2Handler? {
-        guard let session = try? HTTP2ServerSession() else { return nil }
+        guard let session = try? HTTP2ServerSession(settings: worker.services.limits.http2) else { return nil }
         return DownstreamHTTP2Handler(
             worker: worker, listenerPort: listenerPort, scheme: scheme, serverKey: serverKey, peerTLS: peerTLS,
             session: session)

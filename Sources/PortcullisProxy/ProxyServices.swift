@@ -1,5 +1,6 @@
 import NIOCore
 import NIOConcurrencyHelpers
+import PortcullisHTTP2
 import PortcullisObservability
 import PortcullisUpstream
 
@@ -40,5 +41,8 @@ public struct ProxyLimits: Sendable {
     public var requestHeadTimeout: TimeAmount = .seconds(60)
     /// Request bodies up to this size are kept so a connect-failure retry can resend them.
     public var retryBufferBytes: Int = 1 << 20
+    /// Downstream HTTP/2: max concurrent streams (default 100), stream and connection receive windows, and the
+    /// abuse limits of HARDENING §B3.
+    public var http2 = HTTP2Settings()
     public init() {}
 }

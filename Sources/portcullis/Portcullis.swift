@@ -163,6 +163,15 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Address for Gateway servers that have no bind (default 0.0.0.0, as Istio).")
     var listenAddress: String = "0.0.0.0"
 
+    @Option(help: "Downstream HTTP/2: concurrent streams per connection a client may open.")
+    var http2MaxConcurrentStreams: Int = 100
+
+    @Option(help: "Downstream HTTP/2: initial receive window per stream, in bytes (65535...2147483647).")
+    var http2StreamWindow: Int = 65_535
+
+    @Option(help: "Downstream HTTP/2: receive window per connection, in bytes (65535...2147483647).")
+    var http2ConnectionWindow: Int = 1_048_576
+
     func run() async throws {
         guard let level = Logger.Level(rawValue: self.logLevel) else {
             throw ValidationError("--log-level: unknown level '\(self.logLevel)'")
@@ -177,7 +186,16 @@ struct Run: AsyncParsableCommand {
             handler.logLevel = level
             return handler
         }
+        guard (1...Int(UInt32.max)).contains(self.http2MaxConcurrentStreams) else {
+            throw ValidationError("--http2-max-concurrent-streams must be at least 1")
+        }
+        guard (65_535...Int(Int32.max)).contains(self.http2StreamWindow),
+            (65_535...Int(Int32.max)).contains(self.http2ConnectionWindow)
+        else { throw ValidationError("--http2-stream-window and --http2-connection-window: 65535...2147483647") }
         var options = GatewayOptions(configPaths: self.config.paths)
+        options.limits.http2.maxConcurrentStreams = self.http2MaxConcurrentStreams
+        options.limits.http2.initialWindowSize = self.http2StreamWindow
+        options.limits.http2.connectionWindowSize = self.http2ConnectionWindow
         options.adminHost = String(self.admin[..<colon])
         options.adminPort = adminPort
         if let concurrency { options.concurrency = concurrency }

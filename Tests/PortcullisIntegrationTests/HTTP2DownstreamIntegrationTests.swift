@@ -208,4 +208,40 @@ struct HTTP2DownstreamIntegrationTests {
             #expect(out.contains(":status: 404"), "\(out)")
         }
     }
+
+    /// `--http2-max-concurrent-streams` and the window options reach the SETTINGS frame clients see.
+    @Test func settingsComeFromTheCommandLine() async throws {
+        let port = try FreePort.allocate()
+        let gateway = try GatewayProcess(
+            files: [
+                "gw.yaml": Configs.gateway(port: port),
+                "vs.yaml": """
+                    apiVersion: networking.istio.io/v1
+                    kind: VirtualService
+                    metadata: {name: d, namespace: default}
+                    spec:
+                      hosts: ["*"]
+                      gateways: [istio-system/gw]
+                      http: [{directResponse: {status: 200, body: {string: ok}}}]
+                    """,
+            ],
+            extraArguments: [
+                "--http2-max-concurrent-streams", "7", "--http2-stream-window", "131072",
+                "--http2-connection-window", "4194304",
+            ])
+        defer { _ = gateway.stop() }
+        try await gateway.waitUntilReady()
+        let (code, out, _) = try Command.run("/usr/bin/nghttp", ["-v", "-n", "http://127.0.0.1:\(port)/"])
+        #expect(code == 0)
+        let settings = out.split(separator: "\n").drop { !$0.contains("recv SETTINGS frame") }.prefix(6)
+            .joined(separator: "\n")
+        #expect(settings.contains("SETTINGS_MAX_CONCURRENT_STREAMS(0x03):7"), "\(out)")
+        #expect(settings.contains("SETTINGS_INITIAL_WINDOW_SIZE(0x04):131072"), "\(out)")
+        // The connection window is raised by a WINDOW_UPDATE on stream 0.
+        #expect(out.contains("window_size_increment=4128769"), "\(out)")
+
+        let bad = try Command.run(GatewayProcess.binary, ["run", "--config", "/nonexistent", "--http2-stream-window", "10"])
+        #expect(bad.0 != 0)
+        #expect(bad.2.contains("--http2-stream-window"), "\(bad.2)")
+    }
 }
