@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Compare Portcullis with nginx and HAProxy as reverse proxies, side by side, on one core each.
 #
-# Usage: loadtest/run.sh [small|16k|close|tls|tls-handshake|connect]      (default: small)
+# Usage: loadtest/run.sh [small|16k|close|tls|tls-handshake|connect|h2c|h2c-streams|h2]      (default: small)
 #   small          GET / -> "ok\n" (3 bytes), HTTP/1.1 keep-alive
 #   16k            GET /16k -> a 16 KiB body, HTTP/1.1 keep-alive
 #   close          GET / with `Connection: close`: one new connection per request
@@ -11,6 +11,11 @@
 #   connect        bulk bytes: one download of a BULK_MIB file from the origin with curl, straight to the origin
 #                  (direct) and through a Portcullis ForwardProxy CONNECT tunnel (curl --proxytunnel); MB/s, and the
 #                  ratio of the two. Only the targets direct and portcullis (nginx and HAProxy are no CONNECT proxies)
+#   h2c            GET / over HTTP/2 with prior knowledge (h2c), h2load -c CONNS -m H2_STREAMS (default 16 x 10)
+#   h2c-streams    the same with many concurrent streams on few connections: h2load -c 4 -m 100
+#   h2             GET / over HTTP/2 by ALPN on TLS, h2load -c CONNS -m H2_STREAMS (default 16 x 10)
+#                  In the h2 scenarios every proxy speaks HTTP/1.1 keep-alive to the origin (nginx proxies to HTTP/1.x
+#                  only); `direct` is skipped. Latency percentiles come from h2load's per-request log (--log-file).
 #
 # Environment:
 #   TARGETS="direct nginx haproxy portcullis"  what to measure (direct = wrk straight to the origin)
@@ -20,6 +25,7 @@
 #   SWIFT=swift  SWIFTPM_FLAGS="--scratch-path X"  the Swift driver and extra flags for that build
 #   OUT=loadtest/out                           each run leaves its configs, logs and wrk outputs in OUT/<stamp>-<scenario>
 #   BULK_MIB=1024                              connect: size of the downloaded file (sparse, removed on exit)
+#   H2_STREAMS=10                              h2 scenarios: concurrent streams per connection (h2c-streams: 100)
 #
 # Method (see the perf notes in the README): each proxy runs one worker pinned to PROXY_CPU; the load generator
 # and the origin nginx are pinned to LOAD_CPU. Targets are interleaved (A B C A B C ...), each measured run follows
@@ -44,7 +50,6 @@ TARGETS=${TARGETS:-direct nginx haproxy portcullis}
 REPS=${REPS:-3}
 DURATION=${DURATION:-8}
 WARMUP=${WARMUP:-2}
-CONNS=${CONNS:-64}
 PROXY_CPU=${PROXY_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 SWIFTPM_FLAGS=${SWIFTPM_FLAGS:-}
@@ -57,6 +62,7 @@ OUT=${OUT:-$HERE/out}
 
 TLS=0
 BULK=0               # connect: curl downloads instead of wrk
+H2=0                 # h2 scenarios: h2load instead of wrk
 RATE=req/s
 SUFFIX=              # config templates NAME.EXT.tmpl are used as NAME$SUFFIX.EXT.tmpl (the origin's never)
 case "$SCENARIO" in
@@ -70,9 +76,18 @@ case "$SCENARIO" in
     connect)
            URL_PATH=/big; WRK_EXTRA=(); BULK=1; RATE=MB/s; SUFFIX=-connect
            WHAT="$BULK_MIB MiB in one response, direct or through a CONNECT tunnel" ;;
-    *) echo "usage: $0 [small|16k|close|tls|tls-handshake|connect]" >&2; exit 2 ;;
+    h2c)   URL_PATH=/;    WRK_EXTRA=(); H2=1; SUFFIX=-h2c; H2_STREAMS=${H2_STREAMS:-10}; CONNS=${CONNS:-16}
+           WHAT="HTTP/2 prior knowledge (h2c), $CONNS connections x $H2_STREAMS streams" ;;
+    h2c-streams)
+           URL_PATH=/;    WRK_EXTRA=(); H2=1; SUFFIX=-h2c; H2_STREAMS=${H2_STREAMS:-100}; CONNS=${CONNS:-4}
+           WHAT="HTTP/2 prior knowledge (h2c), many streams: $CONNS connections x $H2_STREAMS streams" ;;
+    h2)    URL_PATH=/;    WRK_EXTRA=(); H2=1; TLS=1; H2_STREAMS=${H2_STREAMS:-10}; CONNS=${CONNS:-16}
+           WHAT="HTTP/2 by ALPN over TLS, $CONNS connections x $H2_STREAMS streams" ;;
+    *) echo "usage: $0 [small|16k|close|tls|tls-handshake|connect|h2c|h2c-streams|h2]" >&2; exit 2 ;;
 esac
+CONNS=${CONNS:-64}
 [ "$TLS" = 1 ] && SUFFIX=-tls
+[ "$TLS" = 1 ] && [ "$H2" = 1 ] && SUFFIX=-h2tls
 READY_PATH=$URL_PATH; [ "$BULK" = 1 ] && READY_PATH=/  # never download the bulk file to check readiness
 SCHEME=http; [ "$TLS" = 1 ] && SCHEME=https
 for n in "$REPS" "$DURATION" "$WARMUP" "$CONNS" "$BULK_MIB"; do
@@ -84,8 +99,8 @@ for t in $TARGETS; do
 done
 has_target() { [[ " $TARGETS " == *" $1 "* ]]; }
 log() { echo "== $*" >&2; }
-if [ "$TLS" = 1 ] && has_target direct; then
-    log "scenario $SCENARIO: skipping target direct (the origin speaks plain HTTP)"
+if { [ "$TLS" = 1 ] || [ "$H2" = 1 ]; } && has_target direct; then
+    log "scenario $SCENARIO: skipping target direct (the origin speaks plain HTTP/1.1)"
     TARGETS=$(echo " $TARGETS " | sed 's/ direct / /g; s/^ *//; s/ *$//')
     [ -n "$TARGETS" ] || { echo "no target left to measure" >&2; exit 2; }
 fi
@@ -119,7 +134,12 @@ ensure_packages() {  # ensure_packages PKG... ; returns 1 when something is stil
 
 PATH="$PATH:/usr/sbin:/sbin"  # nginx and haproxy live in sbin
 ensure_packages nginx curl || exit 1
-if [ "$BULK" = 0 ]; then ensure_packages wrk || exit 1; fi
+if [ "$BULK" = 0 ] && [ "$H2" = 0 ]; then ensure_packages wrk || exit 1; fi
+if [ "$H2" = 1 ] && ! command -v h2load >/dev/null 2>&1; then
+    # h2load comes in Debian's nghttp2-client package.
+    ensure_packages nghttp2-client >/dev/null 2>&1 || true
+    command -v h2load >/dev/null 2>&1 || { echo "h2load is missing: apt-get install -y nghttp2-client" >&2; exit 1; }
+fi
 if [ "$TLS" = 1 ]; then ensure_packages openssl || exit 1; fi
 if has_target haproxy && ! ensure_packages haproxy; then
     echo "warning: haproxy is not available; skipping it" >&2
@@ -265,7 +285,11 @@ for t in $TARGETS; do
         via "$t"
         [ "$t" = direct ] || wait_ready "$t" "http://127.0.0.1:$ORIGIN_PORT$READY_PATH" "${VIA[@]}"
     else
-        [ "$t" = direct ] || wait_ready "$t" "$SCHEME://127.0.0.1:${PORT[$t]}$READY_PATH"
+        READY_ARGS=()
+        if [ "$H2" = 1 ]; then
+            if [ "$TLS" = 1 ]; then READY_ARGS=(--http2); else READY_ARGS=(--http2-prior-knowledge); fi
+        fi
+        [ "$t" = direct ] || wait_ready "$t" "$SCHEME://127.0.0.1:${PORT[$t]}$READY_PATH" "${READY_ARGS[@]}"
     fi
 done
 
@@ -329,6 +353,33 @@ run_wrk() {  # run_wrk SECONDS URL OUTPUT
     return "$rc"
 }
 
+run_h2load() {  # run_h2load SECONDS URL OUTPUT: like run_wrk, with h2load; per-request times go to OUTPUT.log
+    local warm=1
+    [ "$1" -ge 4 ] && warm=2
+    timeout $(($1 + 20)) taskset -c "$LOAD_CPU" h2load -t1 -c"$CONNS" -m"$H2_STREAMS" -D"$1" --warm-up-time="$warm" \
+        --log-file="$3.log" "$2" >"$3" 2>&1 </dev/null &
+    PID[h2load]=$!
+    local rc=0
+    wait "${PID[h2load]}" || rc=$?
+    unset 'PID[h2load]'
+    return "$rc"
+}
+
+# h2load output (and its per-request log: start_us, status, duration_us) -> "rps p50_ms p99_ms errors"
+parse_h2load() {
+    local rps errors
+    rps=$(awk '/^finished in/ { for (i = 1; i <= NF; i++) if ($(i + 1) ~ /^req\/s/) { v = $i; sub(/,$/, "", v); print v } }' "$1")
+    errors=$(awk '/^requests:/ { gsub(/,/, ""); print $10 + $12 }' "$1")
+    [ -n "$rps" ] || return 1
+    # Non-2xx statuses in the per-request log count as errors too (h2load reports them as "succeeded").
+    errors=$(( ${errors:-0} + $(awk -F'\t' '$2 !~ /^2/ { n++ } END { print n + 0 }' "$1.log") ))
+    awk -F'\t' '{ print $3 }' "$1.log" | sort -n | awk -v rps="$rps" -v err="$errors" '
+        { v[NR] = $1 }
+        END { if (NR == 0) exit 1
+              p50 = v[int(NR * 0.50) > 0 ? int(NR * 0.50) : 1]; p99 = v[int(NR * 0.99) > 0 ? int(NR * 0.99) : 1]
+              printf "%.0f %.3f %.3f %d\n", rps, p50 / 1000, p99 / 1000, err }'
+}
+
 # wrk output -> "rps p50_ms p99_ms errors"
 parse_wrk() {
     awk '
@@ -383,7 +434,11 @@ if [ "$BULK" = 1 ]; then
     log "proxy on CPU $PROXY_CPU; curl and origin on CPU $LOAD_CPU; load average $(cut -d' ' -f1-3 /proc/loadavg); files in $RUN_DIR"
 else
     printf 'rep\ttarget\trps\tp50_ms\tp99_ms\terrors\tbusy_before\tproxy_cpu\n' >"$RESULTS"
-    log "scenario $SCENARIO: GET $URL_PATH ($WHAT), wrk -t1 -c$CONNS -d${DURATION}s --latency; $REPS reps of: $TARGETS"
+    if [ "$H2" = 1 ]; then
+        log "scenario $SCENARIO: GET $URL_PATH ($WHAT), h2load -t1 -c$CONNS -m$H2_STREAMS -D$DURATION; $REPS reps of: $TARGETS"
+    else
+        log "scenario $SCENARIO: GET $URL_PATH ($WHAT), wrk -t1 -c$CONNS -d${DURATION}s --latency; $REPS reps of: $TARGETS"
+    fi
     log "proxy on CPU $PROXY_CPU; wrk and origin on CPU $LOAD_CPU; load average $(cut -d' ' -f1-3 /proc/loadavg); files in $RUN_DIR"
 fi
 for rep in $(seq "$REPS"); do
@@ -393,17 +448,19 @@ for rep in $(seq "$REPS"); do
     fi
     for t in $TARGETS; do
         url="$SCHEME://127.0.0.1:${PORT[$t]}$URL_PATH"
-        run_wrk "$WARMUP" "$url" "$RUN_DIR/warmup-$t-$rep.txt" || true
+        LOAD=run_wrk; PARSE=parse_wrk
+        [ "$H2" = 1 ] && { LOAD=run_h2load; PARSE=parse_h2load; }
+        "$LOAD" "$WARMUP" "$url" "$RUN_DIR/warmup-$t-$rep.txt" || true
         busy=$(cpu_busy)
         pid=$(proxy_pid "$t")
         [ -n "$pid" ] && read -r ticks0 us0 < <(proc_cpu "$pid")
-        run_wrk "$DURATION" "$url" "$RUN_DIR/wrk-$t-$rep.txt" || { echo "wrk failed against $t" >&2; exit 1; }
+        "$LOAD" "$DURATION" "$url" "$RUN_DIR/wrk-$t-$rep.txt" || { echo "$LOAD failed against $t" >&2; exit 1; }
         proxy_cpu=-  # percent of one core the proxy used while measured
         if [ -n "$pid" ]; then
             read -r ticks1 us1 < <(proc_cpu "$pid")
             proxy_cpu=$(( (ticks1 - ticks0) * 100000000 / CLK_TCK / (us1 - us0 > 0 ? us1 - us0 : 1) ))
         fi
-        read -r rps p50 p99 err < <(parse_wrk "$RUN_DIR/wrk-$t-$rep.txt" || true)
+        read -r rps p50 p99 err < <("$PARSE" "$RUN_DIR/wrk-$t-$rep.txt" || true)
         [ -n "${rps:-}" ] || { echo "could not parse $RUN_DIR/wrk-$t-$rep.txt" >&2; exit 1; }
         printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$rep" "$t" "$rps" "$p50" "$p99" "$err" "${busy% }" "$proxy_cpu" \
             >>"$RESULTS"
@@ -459,7 +516,9 @@ summary_bulk() {
 summary() {
     [ "$BULK" = 1 ] && { summary_bulk; return; }
     echo
-    echo "Scenario $SCENARIO: GET $URL_PATH ($WHAT), wrk -t1 -c$CONNS -d${DURATION}s, $REPS repetitions," \
+    local tool="wrk -t1 -c$CONNS -d${DURATION}s"
+    [ "$H2" = 1 ] && tool="h2load -t1 -c$CONNS -m$H2_STREAMS -D$DURATION"
+    echo "Scenario $SCENARIO: GET $URL_PATH ($WHAT), $tool, $REPS repetitions," \
         "proxy pinned to CPU $PROXY_CPU, wrk and origin to CPU $LOAD_CPU"
     printf '%-11s %-26s %8s %8s %7s %13s\n' target "req/s median (min-max)" "p50 ms" "p99 ms" errors "peak RSS MiB"
     for t in $TARGETS; do
@@ -474,7 +533,7 @@ summary() {
     for t in portcullis haproxy; do
         if ! has_target "$t" || ! has_target nginx; then continue; fi
         # Throughput: median of the per-repetition ratios. Latency: ratio of the median p99s.
-        awk -F'\t' -v t="$t" -v goal="$([ "$t" = portcullis ] && echo 1)" -v tls="$TLS" -v rate="$RATE" '
+        awk -F'\t' -v t="$t" -v goal="$([ "$t" = portcullis ] && echo 1)" -v tls="$TLS" -v h2="$H2" -v rate="$RATE" '
             function median(a, n,   i, j, x) { for (i = 2; i <= n; i++) { x = a[i]; for (j = i - 1; j > 0 && a[j] > x; j--) a[j + 1] = a[j]; a[j + 1] = x }
                                             return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
             $2 == t { rt[$1] = $3; pt[++nt] = $5 }
@@ -484,7 +543,8 @@ summary() {
                 if (n == 0) exit
                 rq = median(q, n); lq = median(pt, nt) / median(pn, nn)
                 printf "%s/nginx: %s x%.2f, p99 x%.2f", t, rate, rq, lq
-                if (goal && tls) printf "   goal: %s >= x0.80 %s", rate, (rq >= 0.8 ? "MET" : "MISSED")
+                if (goal && h2) printf "   goal (issue 4): %s >= x1.00 %s", rate, (rq >= 1.0 ? "MET" : "MISSED")
+                else if (goal && tls) printf "   goal: %s >= x0.80 %s", rate, (rq >= 0.8 ? "MET" : "MISSED")
                 else if (goal) printf "   goal: req/s >= x0.80 %s, p99 <= x1.50 %s", (rq >= 0.8 ? "MET" : "MISSED"), (lq <= 1.5 ? "MET" : "MISSED")
                 printf "\n" }' "$RESULTS"
     done
