@@ -25,6 +25,10 @@ extension ProxyExchange: UpstreamResponseReceiver {
         }
         if self.requestComplete && !headOnly { connection.sendEnd(trailers: self.requestTrailers, allocator: allocator) }
         connection.flush()
+        if self.head.expectContinue && !self.sentContinue && !self.requestComplete && connection.answersExpectContinue {
+            self.sentContinue = true
+            self.downstream.writeContinue()
+        }
         self.armPerTryTimeout()
         if self.requestComplete { self.startMirrorsOnce() }
     }

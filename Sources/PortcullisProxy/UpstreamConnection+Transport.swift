@@ -4,6 +4,7 @@ import NIOCore
 /// when the request is chunked, and the connection back to the pool after a complete exchange.
 extension UpstreamConnection: UpstreamTransport {
     var canResendOnEarlyClose: Bool { true }
+    var answersExpectContinue: Bool { false }
     var requestsServed: Int { self.requestCount }
 
     func sendHead(_ request: UpstreamRequest, endStream: Bool, allocator: ByteBufferAllocator) {

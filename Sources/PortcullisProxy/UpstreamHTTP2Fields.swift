@@ -4,7 +4,7 @@ import PortcullisHTTP2
 enum UpstreamHTTP2Fields {
     /// Pseudo-headers first, then the regular fields in lower case without `host` (it is `:authority`), without
     /// connection-specific fields and `transfer-encoding`, and with `te: trailers` only when the client accepts
-    /// trailers.
+    /// trailers. `expect: 100-continue` is answered by the gateway instead (HTTP/2 flow control bounds the body).
     static func request(_ request: UpstreamRequest) -> [HTTP2Header] {
         var fields: [HTTP2Header] = []
         fields.reserveCapacity(request.headers.count + 5)
@@ -15,7 +15,9 @@ enum UpstreamHTTP2Fields {
         for index in 0..<request.headers.count {
             let (name, value) = request.headers[index]
             let lower = name.lowercased()
-            if lower == "host" || lower == "te" || DownstreamHTTP2Stream.isConnectionSpecific(lower) { continue }
+            if lower == "host" || lower == "te" || lower == "expect" || DownstreamHTTP2Stream.isConnectionSpecific(lower) {
+                continue
+            }
             fields.append(HTTP2Header(name: lower, value: value))
         }
         if request.acceptsTrailers { fields.append(HTTP2Header(name: "te", value: "trailers")) }

@@ -37,6 +37,7 @@ final class UpstreamHTTP2Stream: UpstreamTransport {
     var connectionIsReady: Bool { self.connection.isReady && self.connection.isActive }
     var connectionReady: EventLoopFuture<Void> { self.connection.ready.futureResult }
     var canResendOnEarlyClose: Bool { false }
+    var answersExpectContinue: Bool { true }
     var requestsServed: Int { 0 }
 
     func begin(method: String, receiver: UpstreamResponseReceiver) {

@@ -30,6 +30,9 @@ protocol UpstreamTransport: AnyObject {
     /// Whether a response to a request sent now could be the reply to an earlier request on a kept-alive
     /// HTTP/1.1 connection that the server closed meanwhile (a safe resend case); false for HTTP/2 streams.
     var canResendOnEarlyClose: Bool { get }
+    /// Whether `Expect: 100-continue` is answered by the gateway (HTTP/2: the upstream never sees it) rather than
+    /// relayed from the upstream.
+    var answersExpectContinue: Bool { get }
     /// Requests started on the underlying HTTP/1.1 connection (0 for HTTP/2), for `maxRequestsPerConnection`.
     var requestsServed: Int { get }
 

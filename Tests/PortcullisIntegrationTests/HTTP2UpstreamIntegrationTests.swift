@@ -110,6 +110,17 @@ struct HTTP2UpstreamIntegrationTests {
         let posted = try Self.json(post.body)
         #expect(posted["bodyLength"] as? Int == 70_000)
         #expect(Self.headers(posted)["transfer-encoding"] == nil)
+
+        // `Expect: 100-continue` toward an HTTP/2 upstream is answered by the gateway; the upstream never sees it.
+        let (code, dump, _) = try Command.run(
+            "/usr/bin/curl",
+            ["-s", "--max-time", "10", "-D", "-", "-H", "Expect: 100-continue", "--data-binary", body,
+             "\(setup.base)/expect"])
+        #expect(code == 0)
+        #expect(dump.hasPrefix("HTTP/1.1 100 Continue\r\n"), "\(dump.prefix(200))")
+        let expectEcho = try Self.json(String(dump[dump.range(of: "{")!.lowerBound...]))
+        #expect(Self.headers(expectEcho)["expect"] == nil)
+        #expect(expectEcho["bodyLength"] as? Int == 70_000)
     }
 
     @Test(.enabled(if: available)) func trailersReachHTTP1AndHTTP2Clients() async throws {
