@@ -211,6 +211,27 @@ struct HTTP2UpstreamIntegrationTests {
         #expect(opened > 1, "one stream per connection must open more than one connection, saw \(opened)")
     }
 
+    @Test(.enabled(if: available)) func maxRequestsPerConnectionRetiresConnections() async throws {
+        let setup = try await self.start { originPort in
+            [
+                "se.yaml": Self.serviceEntry(name: "h2", host: "h2.internal", port: originPort, protocolName: "HTTP2"),
+                "dr.yaml": """
+                    apiVersion: networking.istio.io/v1
+                    kind: DestinationRule
+                    metadata: {name: h2, namespace: default}
+                    spec:
+                      host: h2.internal
+                      trafficPolicy: {connectionPool: {http: {maxRequestsPerConnection: 2}}}
+                    """,
+                "vs.yaml": Self.routes([("/", "h2.internal")]),
+            ]
+        }
+        defer { _ = setup.gateway.stop() }
+        for index in 0..<6 { #expect(try Curl.get("\(setup.base)/n\(index)").status == 200) }
+        let opened = Self.counter(try await setup.gateway.metrics(), "portcullis_upstream_http2_connections_opened_total")
+        #expect(opened >= 3, "6 requests at 2 per connection need at least 3 connections, saw \(opened)")
+    }
+
     @Test(.enabled(if: available)) func upgradePolicyAndClientProtocolChooseHTTP2() async throws {
         let setup = try await self.start { originPort in
             [
