@@ -53,6 +53,21 @@ final class DownstreamHTTP2Handler: ChannelInboundHandler, DownstreamConnectionH
     var allocator: ByteBufferAllocator { self.context?.channel.allocator ?? ByteBufferAllocator() }
     var isWritable: Bool { self.context?.channel.isWritable ?? false }
 
+    private var flushScheduled = false
+
+    /// Flushes once the event loop is done with its current batch of reads, so the responses of many streams
+    /// that complete in one batch leave in one write instead of one write each.
+    func scheduleFlush() {
+        guard !self.flushScheduled, self.context != nil else { return }
+        self.flushScheduled = true
+        let bound = NIOLoopBound(self, eventLoop: self.worker.eventLoop)
+        self.worker.eventLoop.execute {
+            let handler = bound.value
+            handler.flushScheduled = false
+            handler.flushOutput()
+        }
+    }
+
     /// Writes and flushes whatever the session has framed.
     func flushOutput() {
         guard let context = self.context else { return }

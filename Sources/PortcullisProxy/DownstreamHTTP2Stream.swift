@@ -94,7 +94,7 @@ final class DownstreamHTTP2Stream: DownstreamStream {
 
     func flush() {
         self.sendPendingHead(endStream: false)
-        self.connection.flushOutput()
+        self.connection.scheduleFlush()
     }
 
     func setAutoRead(_ on: Bool) {

@@ -95,6 +95,20 @@ final class UpstreamHTTP2Connection: ChannelInboundHandler {
         self.closeIfDone()
     }
 
+    private var flushScheduled = false
+
+    /// Flushes after the event loop's current batch, so requests of many streams started together share writes.
+    func scheduleFlush() {
+        guard !self.flushScheduled else { return }
+        self.flushScheduled = true
+        let bound = NIOLoopBound(self, eventLoop: self.eventLoop)
+        self.eventLoop.execute {
+            let connection = bound.value
+            connection.flushScheduled = false
+            connection.flushOutput()
+        }
+    }
+
     /// Writes and flushes whatever the session has framed.
     func flushOutput() {
         guard let context = self.context, let output = self.session.pendingOutput() else { return }

@@ -77,7 +77,7 @@ final class UpstreamHTTP2Stream: UpstreamTransport {
     func sendTunnel(_ data: ByteBuffer) {}
 
     func flush() {
-        self.connection.flushOutput()
+        self.connection.scheduleFlush()
     }
 
     func setAutoRead(_ on: Bool) {
