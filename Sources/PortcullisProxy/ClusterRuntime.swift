@@ -14,6 +14,8 @@ final class ClusterRuntime {
     let idleTimeoutSeconds: Int64
     /// Passive health per endpoint (nil when the DestinationRule has no `outlierDetection`).
     let outlier: OutlierTracker?
+    /// Which address of a DNS answer a new connection takes (`DNS` rotates, `DNS_ROUND_ROBIN` takes the first).
+    var addressPicker = DNSAddressPicker()
 
     init(cluster: Cluster) {
         self.cluster = cluster

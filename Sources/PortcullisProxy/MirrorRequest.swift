@@ -32,25 +32,50 @@ final class MirrorRequest: UpstreamResponseReceiver {
             let index = self.runtime.balancer.pick(
                 active: { worker.activeRequests(endpointKey: keys[$0]) }, excluded: { _ in false })
         else { return }
-        let endpoint = self.runtime.cluster.endpoints[index]
         let key = keys[index]
         self.endpointKey = key
         self.selfReference = self
         self.worker.requestStarted(endpointKey: key, cluster: self.runtime.cluster.name)
-        if let idle = self.worker.pool.checkoutIdle(endpointKey: key) {
+        let runtime = self.runtime
+        guard self.worker.poolsPerAddress(index, runtime: runtime) else {
+            self.checkoutOrConnect(poolKey: key, address: nil, index: index)
+            return
+        }
+        self.worker.resolveEndpoint(index, runtime: runtime) { result in
+            switch result {
+            case .success(let address):
+                self.checkoutOrConnect(
+                    poolKey: "\(key)@\(UpstreamConnection.format(address))", address: address, index: index)
+            case .failure:
+                self.done(reusable: false)
+            }
+        }
+    }
+
+    /// Reuses an idle connection of `poolKey` or opens one to `address` (nil: the endpoint's, resolved if a name).
+    private func checkoutOrConnect(poolKey: String, address: SocketAddress?, index: Int) {
+        if let idle = self.worker.pool.checkoutIdle(endpointKey: poolKey) {
             self.send(on: idle)
             return
         }
-        guard let address = self.worker.socketAddress(ip: endpoint.address, port: endpoint.port) else {
-            self.done(reusable: false)
+        let connect: (SocketAddress) -> Void = { address in
+            self.worker.pool.connect(
+                to: address, endpointKey: poolKey, clusterName: self.runtime.cluster.name,
+                connectTimeout: self.runtime.connectTimeout
+            ).assumeIsolated().whenComplete { result in
+                switch result {
+                case .success(let connection): self.send(on: connection)
+                case .failure: self.done(reusable: false)
+                }
+            }
+        }
+        if let address {
+            connect(address)
             return
         }
-        self.worker.pool.connect(
-            to: address, endpointKey: key, clusterName: self.runtime.cluster.name,
-            connectTimeout: self.runtime.connectTimeout
-        ).assumeIsolated().whenComplete { result in
+        self.worker.resolveEndpoint(index, runtime: self.runtime) { result in
             switch result {
-            case .success(let connection): self.send(on: connection)
+            case .success(let address): connect(address)
             case .failure: self.done(reusable: false)
             }
         }

@@ -152,7 +152,6 @@ extension ProxyExchange {
     /// One attempt: pick an endpoint, reuse an idle connection or open one.
     func attempt() {
         guard let cluster = self.cluster, let runtime = self.runtime, self.phase == .connecting else { return }
-        let endpoints = cluster.endpoints
         let keys = runtime.endpointKeys
         let worker = self.worker
         let tried = self.triedEndpoints
@@ -168,7 +167,6 @@ extension ProxyExchange {
             self.sendLocalReply(status: 503, text: LocalReply.noHealthyUpstream, details: "no_healthy_upstream")
             return
         }
-        let endpoint = endpoints[index]
         let key = keys[index]
         self.endpointIndex = index
         self.endpointKey = key
@@ -177,6 +175,32 @@ extension ProxyExchange {
         self.record.upstreamHost = key
         let tls = self.upstreamTLS(cluster: cluster)
         let poolKey = tls.map { "\(key)|tls|\($0.serverName ?? "")" } ?? key
+        guard self.worker.poolsPerAddress(index, runtime: runtime) else {
+            self.checkoutOrConnect(poolKey: poolKey, address: nil, tls: tls)
+            return
+        }
+        // `resolution: DNS`: each address is an endpoint of its own, so it is chosen first and pooled apart.
+        self.worker.resolveEndpoint(index, runtime: runtime) { result in
+            guard self.phase == .connecting, self.endpointKey == key else { return }
+            switch result {
+            case .success(let address):
+                let text = UpstreamConnection.format(address)
+                self.record.upstreamHost = text
+                self.checkoutOrConnect(poolKey: "\(poolKey)@\(text)", address: address, tls: tls)
+            case .failure(let error):
+                self.connectFailed(reason: "dns resolution failed: \(error)")
+            }
+        }
+    }
+
+    /// Reuses an idle connection of `poolKey` or opens one, to `address` or, when nil, to the endpoint's address
+    /// (resolved now if it is a name).
+    private func checkoutOrConnect(
+        poolKey: String, address: SocketAddress?, tls: (context: TLSContext, serverName: String?)?
+    ) {
+        guard let cluster = self.cluster, let runtime = self.runtime, let index = self.endpointIndex,
+            let key = self.endpointKey
+        else { return }
         if let idle = self.worker.pool.checkoutIdle(endpointKey: poolKey) {
             self.attach(idle, reused: true)
             return
@@ -208,20 +232,19 @@ extension ProxyExchange {
                     }
                 }
         }
-        if let address = self.worker.socketAddress(ip: endpoint.address, port: endpoint.port) {
+        if let address {
             connect(address)
-        } else {
-            self.worker.services.dns.resolve(host: endpoint.address, port: endpoint.port, on: self.worker.eventLoop)
-                .assumeIsolated().whenComplete { result in
-                    switch result {
-                    case .success(let addresses) where !addresses.isEmpty:
-                        connect(addresses[Int(self.worker.random.next() % UInt64(addresses.count))])
-                    case .success:
-                        self.connectFailed(reason: "dns resolution returned no addresses")
-                    case .failure(let error):
-                        self.connectFailed(reason: "dns resolution failed: \(error)")
-                    }
-                }
+            return
+        }
+        self.worker.resolveEndpoint(index, runtime: runtime) { result in
+            guard self.phase == .connecting, self.endpointKey == key else { return }
+            switch result {
+            case .success(let address):
+                if runtime.cluster.needsDNS { self.record.upstreamHost = UpstreamConnection.format(address) }
+                connect(address)
+            case .failure(let error):
+                self.connectFailed(reason: "dns resolution failed: \(error)")
+            }
         }
     }
 

@@ -122,18 +122,14 @@ final class TCPProxySession: ChannelInboundHandler, RemovableChannelHandler {
         let connect: (SocketAddress) -> Void = { address in
             bootstrap.connect(to: address).assumeIsolated().whenComplete(onConnected)
         }
-        if let address = self.worker.socketAddress(ip: endpoint.address, port: endpoint.port) {
-            connect(address)
-        } else {
-            self.worker.services.dns.resolve(host: endpoint.address, port: endpoint.port, on: loop)
-                .assumeIsolated().whenComplete { result in
-                    switch result {
-                    case .success(let addresses) where !addresses.isEmpty:
-                        connect(addresses[Int(self.worker.random.next() % UInt64(addresses.count))])
-                    default:
-                        onConnected(.failure(TCPProxyError("dns resolution of \(endpoint.address) failed")))
-                    }
-                }
+        self.worker.resolveEndpoint(index, runtime: runtime) { result in
+            switch result {
+            case .success(let address):
+                if cluster.needsDNS { self.record.upstreamHost = UpstreamConnection.format(address) }
+                connect(address)
+            case .failure:
+                onConnected(.failure(TCPProxyError("dns resolution of \(endpoint.address) failed")))
+            }
         }
     }
 

@@ -163,6 +163,11 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Address for Gateway servers that have no bind (default 0.0.0.0, as Istio).")
     var listenAddress: String = "0.0.0.0"
 
+    @Option(
+        name: .customLong("dns-server"),
+        help: "DNS server IP[:PORT] to use instead of resolv.conf's nameservers (repeatable; for tests and split-horizon DNS).")
+    var dnsServers: [String] = []
+
     func run() async throws {
         guard let level = Logger.Level(rawValue: self.logLevel) else {
             throw ValidationError("--log-level: unknown level '\(self.logLevel)'")
@@ -185,6 +190,10 @@ struct Run: AsyncParsableCommand {
         options.namespace = self.config.namespace
         options.drainSeconds = self.drainSeconds
         options.listenAddress = self.listenAddress
+        for server in self.dnsServers where !GatewayOptions.isValidDNSServer(server) {
+            throw ValidationError("--dns-server must be IP, IP:PORT or [IPv6]:PORT, not '\(server)'")
+        }
+        options.dnsServers = self.dnsServers
         options.accessLogFormat = format
         switch self.accessLog {
         case "off": options.accessLog = .off
