@@ -37,7 +37,9 @@ extension GatewayMetrics {
     public func recordEgress(_ record: RequestRecord, mode: EgressMode) {
         let labels: [(String, String)]
         if let refusal = record.egressRefusal {
-            labels = [("mode", mode.rawValue), ("result", "denied"), ("service_entry", "-"), ("reason", refusal.rawValue)]
+            labels = [
+                ("mode", mode.rawValue), ("result", "denied"), ("service_entry", "-"), ("reason", refusal.rawValue),
+            ]
         } else if let entry = record.serviceEntry {
             labels = [("mode", mode.rawValue), ("result", "allowed"), ("service_entry", entry), ("reason", "-")]
         } else {

@@ -106,7 +106,8 @@ public struct DNSResolverConfiguration: Sendable, Hashable {
     public func candidates(for name: String) -> [String] {
         let lower = name.lowercased()
         if lower.hasSuffix(".") { return [String(lower.dropLast())] }
-        let searched = self.search.map { "\(lower).\($0)" }
+        // A search suffix that makes the name too long for DNS (253 bytes) is skipped.
+        let searched = self.search.map { "\(lower).\($0)" }.filter { $0.utf8.count <= 253 }
         let dots = lower.utf8.count(where: { $0 == UInt8(ascii: ".") })
         return dots >= self.ndots ? [lower] + searched : searched + [lower]
     }

@@ -30,6 +30,8 @@ enum DNSTransport {
         let promise = loop.makePromise(of: DNSMessage.self)
         let wildcard = server.protocol == .inet6 ? "::" : "0.0.0.0"
         DatagramBootstrap(group: loop)
+            // Room for answers larger than the 1232 bytes offered by EDNS, from servers that ignore it.
+            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 4096))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(

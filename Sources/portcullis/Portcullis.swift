@@ -165,7 +165,7 @@ struct Run: AsyncParsableCommand {
 
     @Option(
         name: .customLong("dns-server"),
-        help: "DNS server IP[:PORT] to use instead of resolv.conf's nameservers (repeatable; for tests and split-horizon DNS).")
+        help: "DNS server IP[:PORT] to ask instead of resolv.conf's nameservers (repeatable; tests, split-horizon).")
     var dnsServers: [String] = []
 
     func run() async throws {

@@ -74,7 +74,7 @@ struct DNSResolutionIntegrationTests {
             }
             guard let first, let second else { throw TestFailure("cannot bind 127.0.0.2/127.0.0.3 on one port") }
             let httpPort = try FreePort.allocate()
-            let hosts = ["moving.example.test", "spread.example.test", "logical.example.test"]
+            let hosts = ["moving.example.test", "spread.example.test", "logical.example.test", "mirrored.example.test"]
             let gateway = try GatewayProcess(
                 files: [
                     "gateway.yaml": """
@@ -90,6 +90,17 @@ struct DNSResolutionIntegrationTests {
                         "spread", host: hosts[1], resolution: "DNS", port: first.port),
                     "logical.yaml": Self.serviceEntry(
                         "logical", host: hosts[2], resolution: "DNS_ROUND_ROBIN", port: first.port),
+                    "mirrored.yaml": """
+                        apiVersion: networking.istio.io/v1
+                        kind: VirtualService
+                        metadata: {name: mirrored, namespace: default}
+                        spec:
+                          hosts: [mirrored.example.test]
+                          gateways: [egress]
+                          http:
+                          - route: [{destination: {host: logical.example.test, port: {number: 80}}}]
+                            mirror: {host: spread.example.test, port: {number: 80}}
+                        """,
                 ],
                 extraArguments: ["--dns-server", dns.address])
             let setup = Setup(gateway: gateway, dns: dns, httpPort: httpPort, first: first, second: second)
@@ -163,6 +174,18 @@ struct DNSResolutionIntegrationTests {
         setup.answer("logical.example.test", ["127.0.0.2", "127.0.0.3"], ttl: 300)
         let seen = try setup.backends("logical.example.test", count: 8)
         #expect(seen == Array(repeating: "first", count: 8), "\(seen)")
+        await setup.stop()
+    }
+
+    @Test func mirrorsToADNSClusterAreResolvedToo() async throws {
+        let setup = try await self.start()
+        setup.answer("logical.example.test", ["127.0.0.2"], ttl: 300)
+        setup.answer("spread.example.test", ["127.0.0.3"], ttl: 300)
+        let result = try Curl.get("http://127.0.0.1:\(setup.httpPort)/mirror-me", ["-H", "Host: mirrored.example.test"])
+        #expect(result.status == 200, "\(result)")
+        #expect(result.header("x-backend") == "first")
+        let copy = try await Self.eventually({ setup.second.seen }, until: { $0.contains { $0.uri == "/mirror-me" } })
+        #expect(copy.contains { $0.uri == "/mirror-me" }, "the mirror never reached the DNS-resolved cluster")
         await setup.stop()
     }
 

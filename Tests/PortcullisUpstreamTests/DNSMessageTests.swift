@@ -112,17 +112,23 @@ import Testing
         #expect(throws: DNSMessageError.self) { _ = try DNSMessage(decoding: Array(untruncated.dropLast(3))) }
     }
 
+    /// A one-answer message after the standard question, the answer's owner being `owner`.
+    static func withAnswer(_ owner: [UInt8], type: UInt8, _ data: [UInt8]) -> [UInt8] {
+        Self.header(an: 1) + Self.question + Self.record(owner, type: type, ttl: 1, data)
+    }
+
     @Test(arguments: [
-        ("pointer to itself", Self.header(an: 1) + Self.question + Self.record([0xC0, 33], type: 1, ttl: 1, [1, 2, 3, 4])),
-        ("forward pointer", Self.header(an: 1) + Self.question + Self.record([0xC0, 60], type: 1, ttl: 1, [1, 2, 3, 4])),
+        ("pointer to itself", Self.withAnswer([0xC0, 33], type: 1, [1, 2, 3, 4])),
+        ("forward pointer", Self.withAnswer([0xC0, 60], type: 1, [1, 2, 3, 4])),
         ("pointer loop", Self.header(qd: 1, an: 0) + [0xC0, 14, 0xC0, 12, 0, 1, 0, 1]),
         ("truncated pointer", Self.header(an: 1) + Self.question + [0xC0]),
         ("label past the end", Self.header(an: 0) + [40] + Array("www".utf8)),
         ("reserved label type", Self.header(an: 0) + [0x40, 0, 0, 1, 0, 1]),
-        ("A record of 5 bytes", Self.header(an: 1) + Self.question + Self.record([0xC0, 12], type: 1, ttl: 1, [1, 2, 3, 4, 5])),
-        ("AAAA record of 4 bytes", Self.header(an: 1) + Self.question + Self.record([0xC0, 12], type: 28, ttl: 1, [1, 2, 3, 4])),
-        ("CNAME shorter than its name", Self.header(an: 1) + Self.question + Self.record([0xC0, 12], type: 5, ttl: 1, [3, 0x61, 0x62])),
-        ("rdlength past the end", Self.header(an: 1) + Self.question + [0xC0, 12, 0, 1, 0, 1, 0, 0, 0, 1, 0xFF, 0xFF, 1]),
+        ("A record of 5 bytes", Self.withAnswer([0xC0, 12], type: 1, [1, 2, 3, 4, 5])),
+        ("AAAA record of 4 bytes", Self.withAnswer([0xC0, 12], type: 28, [1, 2, 3, 4])),
+        ("CNAME shorter than its name", Self.withAnswer([0xC0, 12], type: 5, [3, 0x61, 0x62])),
+        ("rdlength past the end",
+         Self.header(an: 1) + Self.question + [0xC0, 12, 0, 1, 0, 1, 0, 0, 0, 1, 0xFF, 0xFF, 1]),
         ("two questions", Self.header(qd: 2, an: 0) + Self.question + Self.question),
         ("short header", [0x12, 0x34, 0x81]),
         ("empty", []),
