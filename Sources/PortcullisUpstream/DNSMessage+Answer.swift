@@ -28,7 +28,9 @@ extension DNSMessage {
             if !addresses.isEmpty {
                 return .addresses(addresses, ttl: found.reduce(ttl) { min($0, $1.ttl) })
             }
-            let alias = self.answers.first { $0.name == current && $0.type == DNSRecordType.cname }
+            let alias = self.answers.first {
+                $0.name == current && $0.type == DNSRecordType.cname && $0.klass == question.klass
+            }
             guard let alias, case .name(let target) = alias.data, visited.insert(target).inserted else { break }
             ttl = min(ttl, alias.ttl)
             current = target
