@@ -114,6 +114,14 @@ let package = Package(
             ],
             swiftSettings: strict),
 
+        // Test support shared by test targets: a scripted DNS server (UDP and TCP) on 127.0.0.1.
+        .target(
+            name: "PortcullisTestDNS",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Tests/PortcullisTestDNS", swiftSettings: strict),
+
         .testTarget(name: "PortcullisModelTests", dependencies: ["PortcullisModel"], swiftSettings: strict),
         .testTarget(
             name: "PortcullisControlPlaneTests",
@@ -139,7 +147,7 @@ let package = Package(
         .testTarget(
             name: "PortcullisUpstreamTests",
             dependencies: [
-                "PortcullisUpstream", "PortcullisRouting", "PortcullisModel",
+                "PortcullisUpstream", "PortcullisRouting", "PortcullisModel", "PortcullisTestDNS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
@@ -162,7 +170,7 @@ let package = Package(
         .testTarget(
             name: "PortcullisIntegrationTests",
             dependencies: [
-                "PortcullisServer", "PortcullisModel",
+                "PortcullisServer", "PortcullisModel", "PortcullisTestDNS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -23,6 +23,8 @@ extension AccessLogFormatter {
         writer.string("response_code_details", record.responseCodeDetails, into: &out)
         writer.string("response_flags", record.responseFlags.description, into: &out)
         writer.string("route_name", record.routeName, into: &out)
+        // Portcullis's own key, only on egress lines: other lines keep exactly Istio's key set.
+        if let entry = record.serviceEntry { writer.string("service_entry", entry, into: &out) }
         writer.key("start_time", into: &out)
         out.append(UInt8(ascii: "\""))
         LogEncoding.appendTimestamp(record.startTime, into: &out)

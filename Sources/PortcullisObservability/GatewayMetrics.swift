@@ -82,6 +82,7 @@ public final class GatewayMetrics: Sendable {
         handles.duration.record(Double(max(record.durationMs, 0)))
         handles.requestBytes.record(Double(max(record.bytesReceived, 0)))
         handles.responseBytes.record(Double(max(record.bytesSent, 0)))
+        if record.serviceEntry != nil || record.egressRefusal != nil { self.recordEgress(record, mode: .gateway) }
     }
 
     /// Counts one configuration snapshot: applied (`success: true`) or rejected with the old one kept.

@@ -70,6 +70,11 @@ public struct RequestRecord: Sendable {
     public var destinationServiceNamespace: String?
     /// Metric label `destination_version`: the DestinationRule subset, `v1`.
     public var destinationVersion: String?
+    /// Egress: `namespace/name` of the ServiceEntry that allowed the attempt (a MESH_EXTERNAL entry at a Gateway,
+    /// the allow-list entry at a ForwardProxy); JSON key `service_entry`. Comes from configuration, never the wire.
+    public var serviceEntry: String?
+    /// Egress: why the attempt was refused (the metric's bounded `reason`); nil when it was not refused as egress.
+    public var egressRefusal: EgressRefusal?
     /// True for gRPC requests (`content-type: application/grpc`); sets `request_protocol="grpc"`.
     public var isGRPC: Bool
     /// The `grpc-status` the response ended with; metric label `grpc_response_status`.
@@ -107,5 +112,7 @@ public struct RequestRecord: Sendable {
         self.destinationVersion = nil
         self.isGRPC = false
         self.grpcStatus = nil
+        self.serviceEntry = nil
+        self.egressRefusal = nil
     }
 }

@@ -17,6 +17,8 @@ final class ClusterRuntime {
     let outlier: OutlierTracker?
     /// Limits and settings for this cluster's HTTP/2 connections.
     let http2Options: UpstreamPool.HTTP2Options
+    /// Which address of a DNS answer a new connection takes (`DNS` rotates, `DNS_ROUND_ROBIN` takes the first).
+    var addressPicker = DNSAddressPicker()
 
     init(cluster: Cluster) {
         self.cluster = cluster

@@ -74,7 +74,7 @@ extension ForwardProxyHandler {
         let serviceEntry: String
         switch self.allowList.decide(host: host, port: port) {
         case .denied(let reason):
-            self.refuse(status: 403, reason: reason, serviceEntry: nil)
+            self.refuse(status: 403, reason: reason, serviceEntry: nil, refusal: Self.refusal(forDenied: host))
             return
         case .allowed(let name):
             serviceEntry = name
@@ -109,7 +109,7 @@ extension ForwardProxyHandler {
                 if failure.status != 403 { self.record.upstreamTransportFailureReason = failure.reason }
                 self.exchange = nil
                 self.refuse(status: failure.status, reason: "\(authority): \(failure.reason)",
-                            serviceEntry: serviceEntry)
+                            serviceEntry: serviceEntry, refusal: failure.refusal)
             case .success(let channel):
                 self.upstream = (channel, target)
                 self.record.upstreamLocalAddress = channel.localAddress.map(UpstreamConnection.format)

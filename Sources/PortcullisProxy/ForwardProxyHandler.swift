@@ -19,8 +19,8 @@ import Synchronization
 /// - anything else (origin-form, `*`) → 400.
 ///
 /// Refusals answer 403 with a `text/plain` body naming the rule and close the connection. Every attempt writes one
-/// access-log line and increments `portcullis_egress_attempts_total{result, service_entry}`; the requested host is
-/// never a label (STYLE.md rule 12).
+/// access-log line and increments `portcullis_egress_attempts_total{mode="forward_proxy", result, service_entry,
+/// reason}`; the requested host is never a label (STYLE.md rule 12).
 final class ForwardProxyHandler: ChannelInboundHandler, RemovableChannelHandler, DownstreamConnectionHandle {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -265,12 +265,15 @@ extension ForwardProxyHandler {
         switch EgressHost.parse(host) {
         case .success(let value): parsed = value
         case .failure(let problem):
-            done(.failure(ForwardProxyFailure(status: 403, flags: .noRouteFound, reason: problem.reason)))
+            done(.failure(ForwardProxyFailure(
+                status: 403, flags: .noRouteFound, reason: problem.reason,
+                refusal: problem.isAddressLike ? .ipLiteral : .notInAllowList)))
             return
         }
         let checkAndConnect: ([SocketAddress], Bool) -> Void = { addresses, listedLiteral in
             if let refusal = self.privateRefusal(addresses, host: host, listedLiteral: listedLiteral) {
-                done(.failure(ForwardProxyFailure(status: 403, flags: .noRouteFound, reason: refusal)))
+                done(.failure(ForwardProxyFailure(
+                    status: 403, flags: .noRouteFound, reason: refusal, refusal: .privateAddress)))
                 return
             }
             let start = addresses.isEmpty ? 0 : Int(self.worker.random.next() % UInt64(addresses.count))
@@ -280,7 +283,8 @@ extension ForwardProxyHandler {
         switch parsed {
         case .address(let address):
             guard let socket = try? SocketAddress(ipAddress: Self.socketText(address), port: port) else {
-                done(.failure(ForwardProxyFailure(status: 403, flags: .noRouteFound, reason: "bad address")))
+                done(.failure(ForwardProxyFailure(
+                    status: 403, flags: .noRouteFound, reason: "bad address", refusal: .ipLiteral)))
                 return
             }
             checkAndConnect([socket], self.allowList.listsExactly(address))
@@ -353,8 +357,11 @@ extension ForwardProxyHandler {
 
     /// Answers a refused or failed attempt with `status` and a `text/plain` body naming the rule, logs it and
     /// closes the connection (HARDENING §B7: 403 and a body that names the rule).
-    func refuse(status: Int, reason: String, serviceEntry: String?, countAsAttempt: Bool = true) {
+    func refuse(
+        status: Int, reason: String, serviceEntry: String?, refusal: EgressRefusal? = nil, countAsAttempt: Bool = true
+    ) {
         self.state = .closed
+        self.record.egressRefusal = status == 403 ? (refusal ?? .notInAllowList) : nil
         self.record.responseCode = status
         self.record.responseCodeDetails = Self.details(reason)
         self.record.routeName = serviceEntry
@@ -375,17 +382,29 @@ extension ForwardProxyHandler {
         }
     }
 
+    /// The metric reason for a host the allow-list refused.
+    static func refusal(forDenied host: String) -> EgressRefusal {
+        EgressAllowList.isAddressLike(host) ? .ipLiteral : .notInAllowList
+    }
+
     /// `%RESPONSE_CODE_DETAILS%` carries no whitespace (Envoy replaces it with `_`), so text logs stay splittable.
     static func details(_ text: String) -> String {
         String(text.map { $0 == " " || $0 == "\t" ? "_" : $0 })
     }
 
-    /// Writes the attempt's access-log line and counts it (`portcullis_egress_attempts_total`).
+    /// Writes the attempt's access-log line and counts it (`portcullis_egress_attempts_total`): allowed by the
+    /// ServiceEntry in `routeName`, or denied for `record.egressRefusal`.
     func finishAttempt(denied: Bool) {
         self.record.durationMs = Int((NIODeadline.now() - self.attemptStart).nanoseconds / 1_000_000)
+        if denied {
+            if self.record.egressRefusal == nil { self.record.egressRefusal = .notInAllowList }
+            self.record.serviceEntry = nil
+        } else {
+            self.record.egressRefusal = nil
+            self.record.serviceEntry = self.record.routeName
+        }
         self.worker.services.accessLog.log(self.record)
-        self.policy.countAttempt(
-            metrics: self.worker.services.metrics, denied: denied, serviceEntry: self.record.routeName)
+        self.worker.services.metrics.recordEgress(self.record, mode: .forwardProxy)
     }
 }
 
@@ -413,7 +432,7 @@ extension ForwardProxyHandler {
         let serviceEntry: String
         switch self.allowList.decide(host: host, port: port) {
         case .denied(let reason):
-            self.refuse(status: 403, reason: reason, serviceEntry: nil)
+            self.refuse(status: 403, reason: reason, serviceEntry: nil, refusal: Self.refusal(forDenied: host))
             return
         case .allowed(let name):
             serviceEntry = name
@@ -437,7 +456,7 @@ extension ForwardProxyHandler {
                 self.record.responseFlags.insert(failure.flags)
                 if failure.status != 403 { self.record.upstreamTransportFailureReason = failure.reason }
                 self.refuse(status: failure.status, reason: "\(head.target): \(failure.reason)",
-                            serviceEntry: serviceEntry)
+                            serviceEntry: serviceEntry, refusal: failure.refusal)
             case .success(let upstream):
                 self.tunnelEstablished(upstream)
             }
@@ -501,6 +520,7 @@ extension ForwardProxyHandler {
         self.record.responseCodeDetails = Self.details("egress_denied: \(reason)")
         self.record.connectionTerminationDetails = reason
         self.record.responseFlags.insert(.noRouteFound)
+        self.record.egressRefusal = .sniMismatch
         self.finishAttempt(denied: true)
         self.context?.close(promise: nil)
     }
@@ -521,8 +541,9 @@ extension ForwardProxyHandler {
         let held = self.input
         self.input = nil
         let heldBytes = held?.readableBytes ?? 0
+        self.record.serviceEntry = self.record.routeName
+        self.record.egressRefusal = nil
         var record = self.record
-        let policy = self.policy
         let services = self.worker.services
         let start = self.attemptStart
         downstreamGlue.onClose = { [downstreamGlue, upstreamGlue] in
@@ -530,7 +551,7 @@ extension ForwardProxyHandler {
             record.bytesSent = upstreamGlue.bytesIn
             record.durationMs = Int((NIODeadline.now() - start).nanoseconds / 1_000_000)
             services.accessLog.log(record)
-            policy.countAttempt(metrics: services.metrics, denied: false, serviceEntry: record.routeName)
+            services.metrics.recordEgress(record, mode: .forwardProxy)
         }
         do {
             try upstream.pipeline.syncOperations.addHandler(upstreamGlue)
@@ -551,6 +572,8 @@ struct ForwardProxyFailure: Error {
     var status: Int
     var flags: ResponseFlags
     var reason: String
+    /// Set for policy refusals (403).
+    var refusal: EgressRefusal? = nil
 }
 
 /// One forward-proxy listener's policy: its non-public allowances and the gateway namespace whose visible
@@ -574,17 +597,6 @@ public final class ForwardProxyPolicy: Sendable {
         let list = EgressAllowList.compile(snapshot.config, gatewayNamespace: self.gatewayNamespace)
         self.cache.withLock { $0 = (snapshot.version, list) }
         return list
-    }
-
-    static let metricName = "portcullis_egress_attempts_total"
-    static let metricHelp = "Forward-proxy egress attempts by result and ServiceEntry (never the requested host)."
-
-    /// `portcullis_egress_attempts_total{result="allowed"|"denied", service_entry="ns/name"|"-"}`.
-    func countAttempt(metrics: GatewayMetrics, denied: Bool, serviceEntry: String?) {
-        metrics.counter(
-            Self.metricName, help: Self.metricHelp,
-            labels: [("result", denied ? "denied" : "allowed"), ("service_entry", serviceEntry ?? "-")]
-        ).increment()
     }
 }
 

@@ -16,10 +16,12 @@ extension ProxyExchange {
         guard let snapshot = self.snapshot, let cluster = snapshot.clusters[destination.cluster] else {
             self.record.upstreamCluster = destination.cluster.description
             self.record.responseFlags.insert(.noClusterFound)
+            self.record.egressRefusal = .noServiceEntry
             self.sendLocalReply(status: 503, body: nil, details: "cluster_not_found")
             return
         }
         self.cluster = cluster
+        if cluster.location == .meshExternal { self.record.serviceEntry = cluster.serviceEntry }
         let runtime = self.worker.runtime(for: cluster)
         self.runtime = runtime
         self.record.upstreamCluster = cluster.name

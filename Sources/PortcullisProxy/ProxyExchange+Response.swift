@@ -11,6 +11,7 @@ extension ProxyExchange: UpstreamResponseReceiver {
         self.connectionWasReused = reused
         self.phase = .awaitingResponse
         self.record.upstreamLocalAddress = connection.localAddress
+        if self.cluster?.needsDNS == true, let remote = connection.remoteAddress { self.record.upstreamHost = remote }
         connection.begin(method: self.head.method, receiver: self)
         let allocator = self.downstream.allocator
         let queued = self.queuedBody

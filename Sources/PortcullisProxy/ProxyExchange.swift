@@ -121,6 +121,7 @@ final class ProxyExchange {
             self.record.responseFlags.insert(.noRouteFound)
             if self.snapshot?.config.mesh?.outboundTrafficPolicy == .registryOnly {
                 // Mesh REGISTRY_ONLY: an undeclared host gets the sidecar's `block_all` answer (§4.2).
+                self.record.egressRefusal = .notInRegistry
                 self.sendLocalReply(status: 502, body: nil, details: "registry_only_block_all")
             } else {
                 self.sendLocalReply(status: 404, body: nil, details: "route_not_found")

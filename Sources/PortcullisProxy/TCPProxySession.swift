@@ -75,9 +75,11 @@ final class TCPProxySession: ChannelInboundHandler, RemovableChannelHandler {
     private func attempt() {
         guard !self.closed, let context = self.context else { return }
         guard let snapshot = self.worker.snapshot, let cluster = snapshot.clusters[self.destination.cluster] else {
+            self.record.egressRefusal = .noServiceEntry
             self.fail(flags: .noClusterFound, reason: "no cluster \(self.destination.cluster)")
             return
         }
+        if cluster.location == .meshExternal { self.record.serviceEntry = cluster.serviceEntry }
         let runtime = self.worker.runtime(for: cluster)
         let keys = runtime.endpointKeys
         let worker = self.worker
@@ -122,18 +124,14 @@ final class TCPProxySession: ChannelInboundHandler, RemovableChannelHandler {
         let connect: (SocketAddress) -> Void = { address in
             bootstrap.connect(to: address).assumeIsolated().whenComplete(onConnected)
         }
-        if let address = self.worker.socketAddress(ip: endpoint.address, port: endpoint.port) {
-            connect(address)
-        } else {
-            self.worker.services.dns.resolve(host: endpoint.address, port: endpoint.port, on: loop)
-                .assumeIsolated().whenComplete { result in
-                    switch result {
-                    case .success(let addresses) where !addresses.isEmpty:
-                        connect(addresses[Int(self.worker.random.next() % UInt64(addresses.count))])
-                    default:
-                        onConnected(.failure(TCPProxyError("dns resolution of \(endpoint.address) failed")))
-                    }
-                }
+        self.worker.resolveEndpoint(index, runtime: runtime) { result in
+            switch result {
+            case .success(let address):
+                if cluster.needsDNS { self.record.upstreamHost = UpstreamConnection.format(address) }
+                connect(address)
+            case .failure:
+                onConnected(.failure(TCPProxyError("dns resolution of \(endpoint.address) failed")))
+            }
         }
     }
 
@@ -152,6 +150,7 @@ final class TCPProxySession: ChannelInboundHandler, RemovableChannelHandler {
             record.bytesSent = upstreamGlue?.bytesIn ?? 0
             record.durationMs = Int((NIODeadline.now() - start).nanoseconds / 1_000_000)
             services.accessLog.log(record)
+            services.metrics.recordEgress(record, mode: .gateway)
         }
         for buffer in self.pending {
             upstream.write(buffer, promise: nil)
@@ -172,6 +171,7 @@ final class TCPProxySession: ChannelInboundHandler, RemovableChannelHandler {
         self.record.responseFlags.insert(flags)
         self.record.upstreamTransportFailureReason = reason
         self.worker.services.accessLog.log(self.record)
+        self.worker.services.metrics.recordEgress(self.record, mode: .gateway)
         self.context?.close(promise: nil)
     }
 }

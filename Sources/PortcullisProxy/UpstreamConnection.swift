@@ -65,6 +65,7 @@ final class UpstreamConnection: ChannelInboundHandler {
     var isActive: Bool { self.context?.channel.isActive ?? false }
     var isWritable: Bool { self.context?.channel.isWritable ?? false }
     var localAddress: String? { self.context?.channel.localAddress.map(Self.format) }
+    var remoteAddress: String? { self.context?.channel.remoteAddress.map(Self.format) }
 
     static func format(_ address: SocketAddress) -> String {
         if let ip = address.ipAddress, let port = address.port { return "\(ip):\(port)" }

@@ -53,6 +53,7 @@ final class UpstreamHTTP2Connection: ChannelInboundHandler {
     var isActive: Bool { !self.closing && (!self.isReady || self.context?.channel.isActive == true) }
     var isWritable: Bool { self.context?.channel.isWritable ?? false }
     var localAddress: String? { self.context?.channel.localAddress.map(UpstreamConnection.format) }
+    var remoteAddress: String? { self.context?.channel.remoteAddress.map(UpstreamConnection.format) }
     var allocator: ByteBufferAllocator { self.context?.channel.allocator ?? ByteBufferAllocator() }
     var openStreams: Int { self.streams.count + self.reserved }
     var isIdle: Bool { self.streams.isEmpty && self.reserved == 0 }

@@ -34,6 +34,7 @@ final class UpstreamHTTP2Stream: UpstreamTransport {
         return self.connection.isWritable && self.connection.session.bufferedBytes(streamID: id) < Self.bufferedLimit
     }
     var localAddress: String? { self.connection.localAddress }
+    var remoteAddress: String? { self.connection.remoteAddress }
     var connectionIsReady: Bool { self.connection.isReady && self.connection.isActive }
     var connectionReady: EventLoopFuture<Void> { self.connection.ready.futureResult }
     var canResendOnEarlyClose: Bool { false }

@@ -27,6 +27,8 @@ protocol UpstreamTransport: AnyObject {
     var isWritable: Bool { get }
     /// Local `ip:port` of the upstream connection, for the access log.
     var localAddress: String? { get }
+    /// The upstream's `ip:port` (for a DNS endpoint, the resolved address the access log shows).
+    var remoteAddress: String? { get }
     /// Whether a response to a request sent now could be the reply to an earlier request on a kept-alive
     /// HTTP/1.1 connection that the server closed meanwhile (a safe resend case); false for HTTP/2 streams.
     var canResendOnEarlyClose: Bool { get }

@@ -38,7 +38,28 @@ extension Worker {
         _ target: UpstreamTarget,
         completion: @escaping (Result<(transport: any UpstreamTransport, reused: Bool), UpstreamAcquireError>) -> Void
     ) {
-        let poolKey = target.poolKey
+        let index = target.endpointIndex
+        guard self.poolsPerAddress(index, runtime: target.runtime) else {
+            self.acquire(target, poolKey: target.poolKey, address: nil, completion: completion)
+            return
+        }
+        // `resolution: DNS`: each resolved address is an endpoint of its own, chosen first and pooled apart.
+        self.resolveEndpoint(index, runtime: target.runtime) { result in
+            switch result {
+            case .success(let address):
+                let poolKey = target.poolKey + "@" + UpstreamConnection.format(address)
+                self.acquire(target, poolKey: poolKey, address: address, completion: completion)
+            case .failure(let error):
+                completion(.failure(.connectFailed("dns resolution failed: \(error)")))
+            }
+        }
+    }
+
+    /// Reuses a connection of `poolKey` or connects to `address` (nil: the endpoint's own, resolved if a name).
+    private func acquire(
+        _ target: UpstreamTarget, poolKey: String, address: SocketAddress?,
+        completion: @escaping (Result<(transport: any UpstreamTransport, reused: Bool), UpstreamAcquireError>) -> Void
+    ) {
         if target.http2 {
             if let stream = self.pool.checkoutHTTP2(poolKey: poolKey) {
                 self.whenReady(stream, completion: completion)
@@ -52,35 +73,31 @@ extension Worker {
             completion(.failure(.overflow))
             return
         }
-        let endpoint = target.endpoint
-        if let address = self.socketAddress(ip: endpoint.address, port: endpoint.port) {
-            self.connect(target, to: address, completion: completion)
+        if let address {
+            self.connect(target, poolKey: poolKey, to: address, completion: completion)
             return
         }
-        self.services.dns.resolve(host: endpoint.address, port: endpoint.port, on: self.eventLoop)
-            .assumeIsolated().whenComplete { result in
-                switch result {
-                case .success(let addresses) where !addresses.isEmpty:
-                    let address = addresses[Int(self.random.next() % UInt64(addresses.count))]
-                    self.connect(target, to: address, completion: completion)
-                case .success:
-                    completion(.failure(.connectFailed("dns resolution returned no addresses")))
-                case .failure(let error):
-                    completion(.failure(.connectFailed("dns resolution failed: \(error)")))
-                }
+        self.resolveEndpoint(target.endpointIndex, runtime: target.runtime) { result in
+            switch result {
+            case .success(let address):
+                self.connect(target, poolKey: poolKey, to: address, completion: completion)
+            case .failure(let error):
+                completion(.failure(.connectFailed("dns resolution failed: \(error)")))
             }
+        }
     }
 
     /// A new connection to `address`, bypassing the idle pool (also used to resend on a fresh connection).
     func connect(
-        _ target: UpstreamTarget, to address: SocketAddress,
+        _ target: UpstreamTarget, poolKey: String? = nil, to address: SocketAddress,
         completion: @escaping (Result<(transport: any UpstreamTransport, reused: Bool), UpstreamAcquireError>) -> Void
     ) {
         let runtime = target.runtime
+        let poolKey = poolKey ?? target.poolKey
         if target.http2 {
             guard
                 let stream = self.pool.connectHTTP2(
-                    to: address, poolKey: target.poolKey, clusterName: target.cluster.name,
+                    to: address, poolKey: poolKey, clusterName: target.cluster.name,
                     connectTimeout: runtime.connectTimeout, tls: target.tls, options: runtime.http2Options)
             else {
                 completion(.failure(.connectFailed("cannot create an HTTP/2 session")))
@@ -94,7 +111,7 @@ extension Worker {
             return
         }
         self.pool.connect(
-            to: address, endpointKey: target.poolKey, clusterName: target.cluster.name,
+            to: address, endpointKey: poolKey, clusterName: target.cluster.name,
             connectTimeout: runtime.connectTimeout, tls: target.tls
         ).assumeIsolated().whenComplete { result in
             switch result {

@@ -93,6 +93,15 @@ public struct EgressAllowList: Sendable {
         }
     }
 
+    /// Whether a refusal of `host` is about an IP literal (not listed, or not canonical) rather than a name.
+    public static func isAddressLike(_ host: String) -> Bool {
+        switch EgressHost.parse(host) {
+        case .success(.address): true
+        case .success(.name): false
+        case .failure(let problem): problem.isAddressLike
+        }
+    }
+
     /// Whether an IP-literal target is listed by a ServiceEntry as that single address (`1.2.3.4`, `/32`, `/128`):
     /// the explicit allowance that exempts it from the private-range refusal.
     public func listsExactly(_ address: EgressIPAddress) -> Bool {
@@ -138,6 +147,8 @@ public enum EgressHost: Sendable, Hashable {
 
     public struct Problem: Error, Sendable, Hashable {
         public let reason: String
+        /// The host was meant as an address (bracketed, with colons, or numeric) but is not a canonical one.
+        public var isAddressLike = false
     }
 
     /// Parses an authority host. Refuses empty names, zone identifiers, and numeric forms other than a canonical
@@ -146,17 +157,17 @@ public enum EgressHost: Sendable, Hashable {
         var text = raw
         if text.hasPrefix("[") {
             guard text.hasSuffix("]"), text.count > 2 else {
-                return .failure(Problem(reason: "malformed IPv6 literal"))
+                return .failure(Problem(reason: "malformed IPv6 literal", isAddressLike: true))
             }
             text = String(text.dropFirst().dropLast())
             guard let address = EgressIPAddress(ipv6: text) else {
-                return .failure(Problem(reason: "\(raw) is not a canonical IPv6 literal"))
+                return .failure(Problem(reason: "\(raw) is not a canonical IPv6 literal", isAddressLike: true))
             }
             return .success(.address(address))
         }
         if text.contains(":") {
             guard let address = EgressIPAddress(ipv6: text) else {
-                return .failure(Problem(reason: "\(raw) is not a canonical IP literal"))
+                return .failure(Problem(reason: "\(raw) is not a canonical IP literal", isAddressLike: true))
             }
             return .success(.address(address))
         }
@@ -168,7 +179,8 @@ public enum EgressHost: Sendable, Hashable {
         // A numeric last label (`127.1`, `2130706433`) or a hex one (`0x7f`) is what inet_aton takes for an address;
         // no real top-level domain looks like that (RFC 3696 §2).
         if let last = labels.last, Self.isNumericLabel(last) {
-            return .failure(Problem(reason: "\(raw) is not a canonical IP literal (use a dotted quad)"))
+            return .failure(
+                Problem(reason: "\(raw) is not a canonical IP literal (use a dotted quad)", isAddressLike: true))
         }
         let allowed = name.utf8.allSatisfy { byte in
             (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x30 && byte <= 0x39) || byte == 0x2D || byte == 0x2E

@@ -27,10 +27,17 @@ public struct GatewayOptions: Sendable {
     public var reloadInterval: Duration = .milliseconds(500)
     /// Data-plane limits (downstream HTTP/2 settings among them).
     public var limits = ProxyLimits()
+    /// `--dns-server` values (`IP[:PORT]`, `[IPv6]:PORT`); when set they replace resolv.conf's nameservers.
+    public var dnsServers: [String] = []
+    public var resolvConfPath = "/etc/resolv.conf"
+    public var hostsPath = "/etc/hosts"
 
     public init(configPaths: [String]) {
         self.configPaths = configPaths
     }
+
+    /// Whether `text` is a valid `--dns-server` value.
+    public static func isValidDNSServer(_ text: String) -> Bool { DNSSetup.isValidServer(text) }
 }
 
 /// The composition root (ARCHITECTURE layer 5): event loops, config snapshots, listeners, admin, signals, drain.
@@ -84,7 +91,8 @@ public final class GatewayServer: Sendable {
         threadPool.start()
         let accessLog = try AccessLogger(destination: self.options.accessLog, format: self.options.accessLogFormat)
         let services = ProxyServices(
-            metrics: self.metrics, accessLog: accessLog, dns: DNSCache(threadPool: threadPool),
+            metrics: self.metrics, accessLog: accessLog,
+            dns: DNSSetup.makeCache(options: self.options, group: group, threadPool: threadPool, logger: self.logger),
             limits: self.options.limits)
         let workers = WorkerSet(group: group, services: services)
         let listeners = ListenerManager(

@@ -14,6 +14,9 @@ public final class Cluster: Sendable {
     /// `namespace/name` of the DestinationRules that shaped the policy, in creation order (empty when none).
     public let destinationRules: [String]
     public let resolution: ServiceEntry.Resolution
+    /// The ServiceEntry's `location`: traffic to a `MESH_EXTERNAL` cluster is egress (counted by
+    /// `portcullis_egress_attempts_total`).
+    public let location: ServiceEntry.Location
     /// The service port's protocol (`HTTP`, `HTTP2`, `TLS`, ...).
     public let portProtocol: PortProtocol
     /// Subset-filtered endpoints; for DNS resolutions the addresses are names to resolve at connect time.
@@ -35,7 +38,8 @@ public final class Cluster: Sendable {
 
     public init(
         key: ClusterKey, serviceEntry: String, destinationRules: [String] = [],
-        resolution: ServiceEntry.Resolution, portProtocol: PortProtocol = .http, endpoints: [Endpoint],
+        resolution: ServiceEntry.Resolution, location: ServiceEntry.Location = .meshExternal,
+        portProtocol: PortProtocol = .http, endpoints: [Endpoint],
         loadBalancer: LoadBalancerKind = .leastRequest, limits: ConnectionLimits = ConnectionLimits(),
         outlier: OutlierPolicy? = nil, tls: ClientTLSSettings? = nil, upstreamProtocol: UpstreamProtocol = .http1,
         useClientProtocol: Bool = false, hashPolicy: HashPolicy? = nil
@@ -45,6 +49,7 @@ public final class Cluster: Sendable {
         self.serviceEntry = serviceEntry
         self.destinationRules = destinationRules
         self.resolution = resolution
+        self.location = location
         self.portProtocol = portProtocol
         self.endpoints = endpoints
         self.loadBalancer = loadBalancer

@@ -39,7 +39,8 @@ struct ClusterBuilder {
             of: entry, port: port, host: key.host, subsetLabels: subset?.labels ?? [:])
         return Cluster(
             key: key, serviceEntry: "\(entry.meta.namespace)/\(entry.meta.name)",
-            destinationRules: merged?.sources ?? [], resolution: entry.resolution, portProtocol: port.protocol,
+            destinationRules: merged?.sources ?? [], resolution: entry.resolution, location: entry.location,
+            portProtocol: port.protocol,
             endpoints: endpoints, loadBalancer: LoadBalancerKind(policy.loadBalancer),
             limits: ConnectionLimits(policy.connectionPool), outlier: OutlierPolicy(policy.outlierDetection),
             tls: Self.tls(policy.tls, entry: entry),

@@ -2,21 +2,61 @@ import NIOCore
 import NIOPosix
 import Synchronization
 
-/// Resolves upstream DNS names off the event loops and caches the answers (ISTIO-SEMANTICS §4.1 `DNS`).
+/// How long answers are kept (ISTIO-SEMANTICS §4.1 `DNS`; issue 5 "DNS").
 ///
-/// - Lookups run on a `NIOThreadPool` (blocking `getaddrinfo`); callers on an event loop only wait on a future.
-/// - `getaddrinfo` reports no TTL, so an answer is refreshed after a fixed `refresh` (clamped to 5 s...300 s).
-///   A stale answer is still served at once while one background lookup refreshes it, so a refresh never adds
-///   latency to requests.
-/// - A failed refresh keeps the last good answer (Envoy STRICT_DNS keeps its hosts on resolution failure) and is
-///   retried after `negativeTTL`. A name that never resolved fails its waiters and caches the failure for
-///   `negativeTTL`, so a dead name cannot turn every request into a thread-pool job.
+/// Istio sets Envoy's `respect_dns_ttl: true`, so a DNS cluster is re-resolved when the answer's TTL runs out.
+/// Envoy never refreshes faster than `dns_min_refresh_rate` (5 s, also the default `dns_refresh_rate`): that is
+/// the floor here, and a TTL of 0 means the floor. The ceiling (300 s) is Portcullis's own: a very long TTL would
+/// otherwise pin traffic to an address for hours after the owner moved it.
+public struct DNSTTLPolicy: Sendable, Hashable {
+    public var floor: Duration
+    public var ceiling: Duration
+    /// Retry delay after a resolver failure (timeout, SERVFAIL); the last good answer is served meanwhile.
+    public var failureRetry: Duration
+    /// Cap of the negative-caching time of NXDOMAIN/NODATA (RFC 2308 SOA minimum, or `negativeDefault` without SOA).
+    public var negativeCeiling: Duration
+    public var negativeDefault: Duration
+
+    public init(
+        floor: Duration = .seconds(5), ceiling: Duration = .seconds(300), failureRetry: Duration = .seconds(2),
+        negativeCeiling: Duration = .seconds(30), negativeDefault: Duration = .seconds(5)
+    ) {
+        self.floor = max(floor, .milliseconds(1))
+        self.ceiling = max(ceiling, self.floor)
+        self.failureRetry = max(failureRetry, .milliseconds(1))
+        self.negativeCeiling = max(negativeCeiling, .milliseconds(1))
+        self.negativeDefault = negativeDefault
+    }
+
+    /// `ttl` clamped to `floor...ceiling`.
+    public func positive(_ ttl: Duration) -> Duration { min(max(ttl, self.floor), self.ceiling) }
+
+    /// The negative-caching time for an answer that came with `ttl` (nil: no SOA).
+    public func negative(_ ttl: Duration?) -> Duration {
+        min(max(ttl ?? self.negativeDefault, .seconds(1)), self.negativeCeiling)
+    }
+}
+
+/// Resolves upstream DNS names without blocking an event loop and caches the answers for their TTL
+/// (ISTIO-SEMANTICS §4.1 `DNS`).
+///
+/// - The resolver is asynchronous: normally `DNSStubResolver` (NIO UDP/TCP, reports TTLs); `getaddrinfo` on a
+///   thread pool only when resolv.conf names no nameserver (then answers live for a fixed time).
+/// - An answer is kept for its TTL clamped by `DNSTTLPolicy`. An expired answer is still served at once while one
+///   background lookup refreshes it, so a refresh never adds latency to requests.
+/// - A failed lookup (timeouts, SERVFAIL from every server) keeps the last good answer (Envoy keeps a DNS
+///   cluster's hosts on resolution failure) and is retried after `failureRetry`. An authoritative NXDOMAIN or
+///   NODATA replaces it: the name has no addresses any more (Envoy empties the host set on an empty answer); it is
+///   cached for the SOA negative TTL, capped. A name that never resolved fails its waiters, and the failure is
+///   cached too, so a dead name cannot turn every request into a query.
 /// - Concurrent requests for the same name share one lookup. At most `maxEntries` names are cached.
 ///
 /// `Sendable`: a `Mutex` guards the table; it is held only for dictionary updates, never across a lookup.
 public final class DNSCache: Sendable {
-    /// A blocking resolver, injectable for tests.
-    public typealias Resolver = @Sendable (_ host: String, _ port: Int) throws -> [SocketAddress]
+    /// An asynchronous resolver (`DNSStubResolver.lookup`, or a fake in tests).
+    public typealias Resolver = @Sendable (_ host: String, _ port: Int) -> EventLoopFuture<DNSLookupResult>
+    /// A blocking resolver, run on a thread pool (`getaddrinfo`, or a fake in tests).
+    public typealias BlockingResolver = @Sendable (_ host: String, _ port: Int) throws -> [SocketAddress]
 
     private struct Key: Hashable {
         let host: String
@@ -35,26 +75,58 @@ public final class DNSCache: Sendable {
     }
 
     private let table = Mutex<[Key: Entry]>([:])
-    private let threadPool: NIOThreadPool
-    private let refresh: TimeAmount
-    private let negativeTTL: TimeAmount
+    public let policy: DNSTTLPolicy
     private let maxEntries: Int
     private let clock: @Sendable () -> NIODeadline
     private let resolver: Resolver
 
+    /// The stub resolver, or `getaddrinfo` on `threadPool` when `resolver` has no nameservers.
+    public convenience init(
+        resolver stub: DNSStubResolver, threadPool: NIOThreadPool, policy: DNSTTLPolicy = DNSTTLPolicy()
+    ) {
+        if stub.configuration.nameservers.isEmpty {
+            self.init(
+                threadPool: threadPool, refresh: .seconds(30), policy: policy, group: stub.group,
+                resolver: DNSSystemResolver.lookup)
+        } else {
+            self.init(policy: policy, resolver: { stub.lookup(host: $0, port: $1) })
+        }
+    }
+
+    /// `getaddrinfo` on `threadPool`, answers kept for `refresh`.
     public convenience init(threadPool: NIOThreadPool, refresh: Duration = .seconds(30)) {
         self.init(threadPool: threadPool, refresh: refresh, resolver: DNSSystemResolver.lookup)
     }
 
-    /// Full control, for tests and tuning: a fake `resolver` and `clock` make caching observable without sleeping.
-    public init(
+    /// A blocking `resolver` on `threadPool` (which reports no TTL: answers are kept for `refresh`, clamped by
+    /// `policy`); `negativeTTL` is the retry delay after a failure. Fake `resolver` and `clock` make caching
+    /// observable in tests without sleeping.
+    public convenience init(
         threadPool: NIOThreadPool, refresh: Duration = .seconds(30), negativeTTL: Duration = .seconds(2),
-        maxEntries: Int = 4096, clock: @escaping @Sendable () -> NIODeadline = { .now() },
-        resolver: @escaping Resolver
+        policy: DNSTTLPolicy = DNSTTLPolicy(), maxEntries: Int = 4096,
+        clock: @escaping @Sendable () -> NIODeadline = { .now() },
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, resolver: @escaping BlockingResolver
     ) {
-        self.threadPool = threadPool
-        self.refresh = TimeAmount(min(max(refresh, .seconds(5)), .seconds(300)))
-        self.negativeTTL = TimeAmount(max(negativeTTL, .milliseconds(1)))
+        var policy = policy
+        policy.failureRetry = max(negativeTTL, .milliseconds(1))
+        policy.negativeDefault = policy.failureRetry
+        // One loop for every completion, so answers are settled in the order the pool finished them.
+        let loop = group.next()
+        self.init(policy: policy, maxEntries: maxEntries, clock: clock) { host, port in
+            threadPool.runIfActive(eventLoop: loop) {
+                let addresses = try resolver(host, port)
+                if addresses.isEmpty { throw DNSError(host: host, reason: "empty answer") }
+                return DNSLookupResult.addresses(addresses, ttl: refresh)
+            }
+        }
+    }
+
+    /// Full control: an asynchronous `resolver`, the TTL `policy`, and a `clock` for tests.
+    public init(
+        policy: DNSTTLPolicy = DNSTTLPolicy(), maxEntries: Int = 4096,
+        clock: @escaping @Sendable () -> NIODeadline = { .now() }, resolver: @escaping Resolver
+    ) {
+        self.policy = policy
         self.maxEntries = max(1, maxEntries)
         self.clock = clock
         self.resolver = resolver
@@ -117,48 +189,57 @@ extension DNSCache {
     }
 
     private func lookup(_ key: Key) {
-        let resolver = self.resolver
-        self.threadPool.submit { state in
-            let result: Answer
-            if case .active = state {
-                do {
-                    let addresses = try resolver(key.host, key.port)
-                    result = addresses.isEmpty ? .failure(DNSError(host: key.host, reason: "empty answer"))
-                        : .success(addresses)
-                } catch let error as DNSError {
-                    result = .failure(error)
-                } catch {
-                    result = .failure(DNSError(host: key.host, reason: "\(error)"))
-                }
-            } else {
-                result = .failure(DNSError(host: key.host, reason: "resolver thread pool is shut down"))
+        self.resolver(key.host, key.port).whenComplete { result in
+            switch result {
+            case .success(let answer):
+                self.complete(key, answer)
+            case .failure(let error):
+                self.complete(key, error as? DNSError ?? DNSError(host: key.host, reason: "\(error)"))
             }
-            self.complete(key, result)
         }
     }
 
     private typealias Answer = Result<[SocketAddress], DNSError>
     private typealias Waiter = EventLoopPromise<[SocketAddress]>
 
-    private func complete(_ key: Key, _ result: Answer) {
+    private func complete(_ key: Key, _ answer: DNSLookupResult) {
+        switch answer {
+        case .addresses(let addresses, let ttl) where !addresses.isEmpty:
+            self.settle(key, .success(addresses), keepFor: self.policy.positive(ttl), keepLastGood: false)
+        case .addresses:
+            self.settle(
+                key, .failure(DNSError(host: key.host, reason: "empty answer")),
+                keepFor: self.policy.negative(nil), keepLastGood: false)
+        case .negative(let reason, let ttl):
+            self.settle(
+                key, .failure(DNSError(host: key.host, reason: reason)), keepFor: self.policy.negative(ttl),
+                keepLastGood: false)
+        }
+    }
+
+    private func complete(_ key: Key, _ error: DNSError) {
+        self.settle(key, .failure(error), keepFor: self.policy.failureRetry, keepLastGood: true)
+    }
+
+    private func settle(_ key: Key, _ result: Answer, keepFor: Duration, keepLastGood: Bool) {
         let now = self.clock()
         let (waiters, outcome) = self.table.withLock { table -> ([Waiter], Answer) in
             var entry = table[key] ?? Entry(expires: now)
             let waiters = entry.waiters
             entry.waiters = []
             entry.inFlight = false
+            entry.expires = now + TimeAmount(keepFor)
             let outcome: Answer
             switch result {
             case .success(let addresses):
                 entry.addresses = addresses
                 entry.failure = nil
-                entry.expires = now + self.refresh
                 outcome = .success(addresses)
             case .failure(let error):
-                entry.expires = now + self.negativeTTL
-                if let last = entry.addresses {
+                if keepLastGood, let last = entry.addresses {
                     outcome = .success(last)
                 } else {
+                    entry.addresses = nil
                     entry.failure = error
                     outcome = .failure(error)
                 }

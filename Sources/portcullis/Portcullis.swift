@@ -172,6 +172,11 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Downstream HTTP/2: receive window per connection, in bytes (65535...2147483647).")
     var http2ConnectionWindow: Int = 1_048_576
 
+    @Option(
+        name: .customLong("dns-server"),
+        help: "DNS server IP[:PORT] to ask instead of resolv.conf's nameservers (repeatable; tests, split-horizon).")
+    var dnsServers: [String] = []
+
     func run() async throws {
         guard let level = Logger.Level(rawValue: self.logLevel) else {
             throw ValidationError("--log-level: unknown level '\(self.logLevel)'")
@@ -203,6 +208,10 @@ struct Run: AsyncParsableCommand {
         options.namespace = self.config.namespace
         options.drainSeconds = self.drainSeconds
         options.listenAddress = self.listenAddress
+        for server in self.dnsServers where !GatewayOptions.isValidDNSServer(server) {
+            throw ValidationError("--dns-server must be IP, IP:PORT or [IPv6]:PORT, not '\(server)'")
+        }
+        options.dnsServers = self.dnsServers
         options.accessLogFormat = format
         switch self.accessLog {
         case "off": options.accessLog = .off

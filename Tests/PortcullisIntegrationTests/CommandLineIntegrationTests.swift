@@ -59,6 +59,16 @@ struct CommandLineIntegrationTests {
         #expect(out.contains("outbound|9080||productpage.bookinfo.svc.cluster.local"))
     }
 
+    @Test func runRejectsAMalformedDNSServer() throws {
+        let root = GatewayProcess.packageRoot.path
+        for bad in ["dns.example:53", "127.0.0.1:0", "127.0.0.1:99999"] {
+            let (code, _, err) = try Command.run(
+                GatewayProcess.binary, ["run", "--config", "\(root)/config/quickstart", "--dns-server", bad])
+            #expect(code != 0, "\(bad)")
+            #expect(err.contains("--dns-server"), "\(bad): \(err)")
+        }
+    }
+
     @Test func versionPrintsLinkedLibraries() throws {
         let (code, out, _) = try Command.run(GatewayProcess.binary, ["version"])
         #expect(code == 0)

@@ -254,6 +254,21 @@ struct EgressPatternIntegrationTests {
         return result
     }
 
+    /// Polls `/stats/prometheus` until `done` holds (bounded); returns the last exposition.
+    private static func metrics(_ setup: Setup, until done: (String) -> Bool = { _ in true }) async throws -> String {
+        let deadline = ContinuousClock.now + .seconds(10)
+        var text = try await setup.gateway.metrics()
+        while !done(text), ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+            text = try await setup.gateway.metrics()
+        }
+        return text
+    }
+
+    private static func allowed(_ metrics: String, _ entry: String) -> Double {
+        PrometheusText.egressAllowed(metrics, mode: "gateway", serviceEntry: entry)
+    }
+
     /// The access log once the gateway has stopped (stopping flushes it).
     private static func accessLog(_ setup: Setup) -> String {
         _ = setup.gateway.stop()
@@ -283,6 +298,11 @@ struct EgressPatternIntegrationTests {
         #expect(other.header("x-backend") == "mesh-side", "\(other)")
         #expect(setup.dnsBackend.seen.allSatisfy { $0.uri != "/b" })
 
+        // Egress to the MESH_EXTERNAL entry is counted by its name; the MESH_INTERNAL stand-in is not egress.
+        let metrics = try await Self.metrics(setup)
+        #expect(Self.allowed(metrics, "default/www-external") >= 1, "\(metrics)")
+        #expect(Self.allowed(metrics, "default/mesh-side") == 0, "\(metrics)")
+
         let log = Self.accessLog(setup)
         #expect(log.contains("\"GET /a/dns?q=1 HTTP/1.1\" 200"), "\(log)")
     }
@@ -302,6 +322,8 @@ struct EgressPatternIntegrationTests {
             "http://127.0.0.1:\(setup.httpPort)/static2", ["-H", "Host: static.example.org:\(setup.httpPort)"])
         #expect(withPort.status == 200, "\(withPort)")
         #expect(withPort.header("x-backend") == "external-static")
+        let metrics = try await Self.metrics(setup)
+        #expect(Self.allowed(metrics, "default/static-external") == 2, "\(metrics)")
     }
 
     // MARK: B. HTTPS passthrough by SNI
@@ -320,6 +342,13 @@ struct EgressPatternIntegrationTests {
         #expect(result.body.contains("s_server"), "\(result.body)")
         #expect(result.header("server") == nil, "no gateway header on spliced bytes")
         #expect(setup.wrongBackend.seen.isEmpty)
+        // Counted when the spliced connection ends; logged with the SNI, the cluster, the address and bytes.
+        let metrics = try await Self.metrics(setup) { Self.allowed($0, "default/pt-external") >= 1 }
+        #expect(Self.allowed(metrics, "default/pt-external") >= 1, "\(metrics)")
+        let log = Self.accessLog(setup)
+        let line = log.split(separator: "\n").first { $0.contains("outbound|443||pt.example.com") }
+        #expect(line?.contains(" pt.example.com ") == true, "\(log)")
+        #expect(line?.contains("\"127.0.0.1:\(setup.external.port)\"") == true, "\(log)")
     }
 
     // MARK: C. TLS origination
@@ -334,6 +363,8 @@ struct EgressPatternIntegrationTests {
         #expect(result.status == 200, "\(result)\n\(setup.external.log)")
         #expect(result.body.contains("s_server"), "\(result.body)")
         #expect(result.header("server") == "portcullis")
+        let metrics = try await Self.metrics(setup)
+        #expect(Self.allowed(metrics, "default/implicit-external") >= 1, "\(metrics)")
         let log = Self.accessLog(setup)
         #expect(log.contains("\"GET /originated HTTP/1.1\" 200"), "\(log)")
     }
@@ -388,6 +419,11 @@ struct EgressPatternIntegrationTests {
         let result = try Curl.get("http://127.0.0.1:\(setup.httpPort)/nc", ["-H", "Host: nose.example.com"])
         #expect(result.status == 503, "\(result)")
         #expect(result.body.isEmpty, "\(result.body)")
+        let metrics = try await Self.metrics(setup)
+        #expect(
+            PrometheusText.egressDenied(metrics, mode: "gateway", reason: "no_service_entry") == 1, "\(metrics)")
+        let egressLines = metrics.split(separator: "\n").filter { $0.hasPrefix("portcullis_egress_attempts_total") }
+        #expect(!egressLines.contains { $0.contains("nose.example.com") }, "the host is never an egress label")
         let log = Self.accessLog(setup)
         #expect(log.contains("\"GET /nc HTTP/1.1\" 503 NC"), "\(log)")
     }

@@ -170,9 +170,7 @@ struct ForwardProxyIntegrationTests {
         #expect(line?.contains("\"localhost\"") == true || line?.contains(" localhost ") == true, "\(line ?? "")")
         let metrics = try await setup.gateway.metrics()
         #expect(
-            metrics.contains("portcullis_egress_attempts_total{result=\"allowed\",service_entry=\"default/tls-local\"}")
-                || metrics.contains(
-                    "portcullis_egress_attempts_total{service_entry=\"default/tls-local\",result=\"allowed\"}"),
+            PrometheusText.egressAllowed(metrics, mode: "forward_proxy", serviceEntry: "default/tls-local") >= 2,
             "\(metrics)")
     }
 
@@ -197,7 +195,8 @@ struct ForwardProxyIntegrationTests {
 
         #expect(await Self.logLine(setup.gateway, containing: ["CONNECT", "api.evil.example:443", " 403 "]) != nil)
         let metrics = try await setup.gateway.metrics()
-        #expect(metrics.contains("result=\"denied\""), "\(metrics)")
+        // api.evil.example twice (raw CONNECT, curl), the undeclared port, the entry exported elsewhere.
+        #expect(PrometheusText.egressDenied(metrics, mode: "forward_proxy", reason: "not_in_allowlist") == 4, "\(metrics)")
         #expect(!metrics.contains("api.evil.example"), "the requested host must never be a label")
     }
 
@@ -226,6 +225,9 @@ struct ForwardProxyIntegrationTests {
         // The mapped form of the listed address is the same address.
         let mapped = try Self.connect(setup.proxyPort, "[::ffff:127.0.0.1]:\(setup.tls.port)")
         #expect(mapped.hasPrefix("HTTP/1.1 200"), "\(mapped)")
+        let metrics = try await setup.gateway.metrics()
+        #expect(PrometheusText.egressDenied(metrics, mode: "forward_proxy", reason: "ip_literal") == 7, "\(metrics)")
+        #expect(PrometheusText.egressDenied(metrics, mode: "forward_proxy", reason: "not_in_allowlist") == 0)
     }
 
     @Test func sniMismatchInsideAnAllowedTunnelCloses() async throws {
@@ -240,6 +242,8 @@ struct ForwardProxyIntegrationTests {
         #expect(!fronted.2.contains("CONNECTION ESTABLISHED"), "\(fronted.2)")
         let line = await Self.logLine(setup.gateway, containing: ["SNI_evil.example_does_not_match"])
         #expect(line != nil)
+        let metrics = try await setup.gateway.metrics()
+        #expect(PrometheusText.egressDenied(metrics, mode: "forward_proxy", reason: "sni_mismatch") == 1, "\(metrics)")
 
         let matching = try TimedCommand.run(
             "/usr/bin/openssl",
@@ -260,6 +264,9 @@ struct ForwardProxyIntegrationTests {
             ["-x", "http://127.0.0.1:\(setup.strictPort)", "http://localhost:\(setup.backend.port)/x"])
         #expect(refusedGet.status == 403, "\(refusedGet)")
         #expect(setup.backend.seen.isEmpty)
+        let metrics = try await setup.gateway.metrics()
+        #expect(
+            PrometheusText.egressDenied(metrics, mode: "forward_proxy", reason: "private_address") == 2, "\(metrics)")
 
         let allowed = try Self.connect(setup.proxyPort, "localhost:\(setup.tls.port)")
         #expect(allowed.hasPrefix("HTTP/1.1 200 Connection Established"), "\(allowed)")
@@ -319,6 +326,12 @@ struct ForwardProxyIntegrationTests {
         let line = await Self.logLine(
             setup.gateway, containing: ["GET", "http://localhost:\(setup.backend.port)/echo?q=1", "default/http-local"])
         #expect(line?.contains(" 200 ") == true, "\(line ?? "no line")")
+        let metrics = try await setup.gateway.metrics()
+        // /echo, /a, /b, two uploads, the download and the redirect.
+        #expect(
+            PrometheusText.egressAllowed(metrics, mode: "forward_proxy", serviceEntry: "default/http-local") == 7,
+            "\(metrics)")
+        #expect(PrometheusText.egressDenied(metrics, mode: "forward_proxy", reason: "not_in_allowlist") == 1)
     }
 
     @Test func absoluteFormIsAuthorisedOnTheTargetNotTheHostHeader() async throws {

@@ -240,10 +240,11 @@ struct ReloadIntegrationTests {
         defer { _ = gateway.stop() }
         try await gateway.waitUntilReady()
 
-        // nghttp keeps one h2c connection with a request that the backend answers after 1.5 s.
+        // nghttp keeps one h2c connection with a request that the backend answers after 5 s, long enough for the
+        // reload to land while it is in flight even on a busy machine.
         let client = Process()
         client.executableURL = URL(fileURLWithPath: "/usr/bin/nghttp")
-        client.arguments = ["-v", "-n", "http://127.0.0.1:\(removed)/delay/1500"]
+        client.arguments = ["-v", "-n", "http://127.0.0.1:\(removed)/delay/5000"]
         let output = Pipe()
         client.standardOutput = output
         client.standardError = FileHandle.nullDevice

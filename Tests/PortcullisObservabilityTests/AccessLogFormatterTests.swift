@@ -111,6 +111,16 @@ struct AccessLogFormatterTests {
         #expect(line == expected)
     }
 
+    /// Egress lines name the ServiceEntry in JSON (Portcullis's own key, in sorted place); the text line keeps
+    /// Istio's exact fields.
+    @Test func egressLinesNameTheServiceEntryInJSON() {
+        var record = Self.localReplyRecord
+        record.serviceEntry = "default/www-external"
+        let json = AccessLogFormatter.format(record, as: .json)
+        #expect(json.contains(#""route_name":null,"service_entry":"default/www-external","start_time""#), "\(json)")
+        #expect(AccessLogFormatter.format(record, as: .text) == AccessLogFormatter.format(Self.localReplyRecord, as: .text))
+    }
+
     /// HARDENING.md B6 #9: a hostile User-Agent can neither break the line nor forge quoted fields.
     @Test func hostileValuesAreEscaped() {
         var record = Self.localReplyRecord

@@ -51,7 +51,9 @@ struct DownstreamHandlerTests {
         """
 
     /// A channel whose handler serves port 8080 of the compiled YAML.
-    private func makeChannel(yaml: String = Self.yaml) throws -> EmbeddedChannel {
+    private func makeChannel(
+        yaml: String = Self.yaml, metrics: GatewayMetrics = GatewayMetrics(gatewayName: "test", namespace: "istio-system")
+    ) throws -> EmbeddedChannel {
         let loaded = ConfigLoader().load(yaml: yaml)
         #expect(loaded.errors.isEmpty)
         let routing = RouteCompiler.compile(loaded.config, options: RoutingOptions())
@@ -61,7 +63,7 @@ struct DownstreamHandlerTests {
             version: "test", config: loaded.config, routing: routing.table, clusters: clusters.catalog)
         let loop = EmbeddedEventLoop()
         let services = ProxyServices(
-            metrics: GatewayMetrics(gatewayName: "test", namespace: "istio-system"),
+            metrics: metrics,
             accessLog: try AccessLogger(destination: .off, format: .text),
             dns: DNSCache(threadPool: NIOThreadPool.singleton))
         let worker = Worker(eventLoop: loop, services: services)
@@ -225,10 +227,17 @@ struct DownstreamHandlerTests {
               http:
               - directResponse: {status: 200, body: {string: "shop"}}
             """ + "\n" + mesh
-        let channel = try self.makeChannel(yaml: yaml)
+        let metrics = GatewayMetrics(gatewayName: "test", namespace: "istio-system")
+        let channel = try self.makeChannel(yaml: yaml, metrics: metrics)
         let unknown = try self.send(channel, "GET /hello HTTP/1.1\r\nHost: elsewhere.example\r\n\r\n")
         #expect(unknown.hasPrefix("HTTP/1.1 502 Bad Gateway\r\n"))
         let known = try self.send(channel, "GET /hello HTTP/1.1\r\nHost: shop.example.com\r\n\r\n")
         #expect(known.hasPrefix("HTTP/1.1 200 OK\r\n"))
+        // The refusal is counted as egress, by reason (never by the requested host).
+        let text = metrics.renderPrometheus()
+        let line = text.split(separator: "\n").first { $0.hasPrefix("portcullis_egress_attempts_total{") }
+        #expect(line?.contains("reason=\"not_in_registry\"") == true, "\(text)")
+        #expect(line?.contains("mode=\"gateway\"") == true && line?.hasSuffix(" 1") == true, "\(text)")
+        #expect(!text.contains("elsewhere.example"))
     }
 }

@@ -4,7 +4,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 
-/// A real HTTP/1.1 backend on 127.0.0.1:0 for integration tests.
+/// A real HTTP/1.1 backend on 127.0.0.1:0 (or another loopback address and port) for integration tests.
 ///
 /// - `/status/N` answers N; `/delay/MS` answers after MS milliseconds; `/bytes/N` streams N bytes (chunked);
 /// - `POST` bodies are counted as they stream (never buffered) and the count is returned;
@@ -34,9 +34,10 @@ final class TestBackend: Sendable {
         self.channel = channel
     }
 
-    static func start(name: String, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws
-        -> TestBackend
-    {
+    static func start(
+        name: String, host: String = "127.0.0.1", port: Int = 0,
+        group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws -> TestBackend {
         let box = NIOLockedValueBox<TestBackend?>(nil)
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -47,7 +48,7 @@ final class TestBackend: Sendable {
                         BackendHandler(name: name, record: { r in box.withLockedValue { $0?.record(r) } }))
                 }
             }
-            .bind(host: "127.0.0.1", port: 0).get()
+            .bind(host: host, port: port).get()
         let backend = TestBackend(name: name, channel: channel)
         box.withLockedValue { $0 = backend }
         return backend
