@@ -70,29 +70,31 @@ public final class DNSStubResolver: Sendable {
     }
 
     /// A and AAAA for one name, combined with the IPv4 preference.
-    private func lookupBothFamilies(_ name: String, port: Int, on loop: EventLoop) -> EventLoopFuture<DNSLookupResult> {
+    private func lookupBothFamilies(
+        _ name: String, port: Int, on loop: EventLoop
+    ) -> EventLoopFuture<DNSLookupResult> {
         let v4 = self.query(name, type: DNSRecordType.a, on: loop)
         let v6 = self.query(name, type: DNSRecordType.aaaa, on: loop)
         return EventLoopFuture.whenAllComplete([v4, v6], on: loop).flatMapThrowing { results in
-                let (a, aaaa) = (results[0], results[1])
-                for answer in results {
-                    if case .success(.addresses(let raw, let ttl)) = answer {
-                        let addresses = raw.compactMap { Self.address($0, port: port) }
-                        if !addresses.isEmpty { return .addresses(addresses, ttl: .seconds(Int64(ttl))) }
-                    }
+            let (a, aaaa) = (results[0], results[1])
+            for answer in results {
+                if case .success(.addresses(let raw, let ttl)) = answer {
+                    let addresses = raw.compactMap { Self.address($0, port: port) }
+                    if !addresses.isEmpty { return .addresses(addresses, ttl: .seconds(Int64(ttl))) }
                 }
-                if case .failure(let error) = a { throw DNSError(host: name, reason: "\(error)") }
-                if case .failure(let error) = aaaa { throw DNSError(host: name, reason: "\(error)") }
-                var nameError = false
-                var ttl: UInt32?
-                for case .success(.negative(let nx, let negativeTTL)) in [a, aaaa] {
-                    nameError = nameError || nx
-                    if let negativeTTL { ttl = min(ttl ?? negativeTTL, negativeTTL) }
-                }
-                return .negative(
-                    reason: nameError ? "no such name (NXDOMAIN)" : "no address records (NODATA)",
-                    ttl: ttl.map { .seconds(Int64($0)) })
             }
+            if case .failure(let error) = a { throw DNSError(host: name, reason: "\(error)") }
+            if case .failure(let error) = aaaa { throw DNSError(host: name, reason: "\(error)") }
+            var nameError = false
+            var ttl: UInt32?
+            for case .success(.negative(let nx, let negativeTTL)) in [a, aaaa] {
+                nameError = nameError || nx
+                if let negativeTTL { ttl = min(ttl ?? negativeTTL, negativeTTL) }
+            }
+            return .negative(
+                reason: nameError ? "no such name (NXDOMAIN)" : "no address records (NODATA)",
+                ttl: ttl.map { .seconds(Int64($0)) })
+        }
     }
 
     /// One question to the servers in turn: `attempts` rounds over the list.
