@@ -557,6 +557,9 @@ extension ForwardProxyHandler {
             try upstream.pipeline.syncOperations.addHandler(upstreamGlue)
             if let held { upstream.writeAndFlush(held, promise: nil) }
             try context.pipeline.syncOperations.addHandler(downstreamGlue, position: .after(self))
+            downstreamGlue.track(
+                worker: self.worker, listenerPort: self.listenerPort,
+                idleTimeout: self.worker.services.limits.tunnelIdleTimeout)
             context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
             _ = try? upstream.syncOptions?.setOption(.autoRead, value: true)
             _ = try? context.channel.syncOptions?.setOption(.autoRead, value: true)

@@ -41,6 +41,9 @@ public struct ProxyLimits: Sendable {
     public var requestHeadTimeout: TimeAmount = .seconds(60)
     /// Request bodies up to this size are kept so a connect-failure retry can resend them.
     public var retryBufferBytes: Int = 1 << 20
+    /// Forward-proxy CONNECT tunnels close after this long without a byte either way (TCP routes use their
+    /// cluster's `idleTimeout`); Envoy's TCP proxy default, 1 h.
+    public var tunnelIdleTimeout: TimeAmount = .hours(1)
     /// Downstream HTTP/2: max concurrent streams (default 100), stream and connection receive windows, and the
     /// abuse limits of HARDENING §B3.
     public var http2 = HTTP2Settings()

@@ -159,12 +159,21 @@ final class TCPProxySession: ChannelInboundHandler, RemovableChannelHandler {
         upstream.flush()
         do {
             try context.pipeline.syncOperations.addHandler(downstreamGlue, position: .after(self))
+            downstreamGlue.track(
+                worker: self.worker, listenerPort: context.channel.localAddress?.port ?? 0,
+                idleTimeout: self.idleTimeout)
             context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
             _ = try? context.channel.syncOptions?.setOption(.autoRead, value: true)
         } catch {
             upstream.close(promise: nil)
             context.close(promise: nil)
         }
+    }
+
+    /// The cluster's idle timeout (DestinationRule `connectionPool.tcp.idleTimeout`, else 1 h; `0s` = never).
+    private var idleTimeout: TimeAmount {
+        guard let cluster = self.worker.snapshot?.clusters[self.destination.cluster] else { return .hours(1) }
+        return TimeAmount(cluster.limits.idleTimeout)
     }
 
     private func fail(flags: ResponseFlags, reason: String) {

@@ -31,6 +31,11 @@ final class RawConnection {
         self.fd = fd
     }
 
+    /// Ends the connection both ways now (the descriptor itself is closed on deinit).
+    func hangUp() {
+        _ = shutdown(self.fd, Int32(SHUT_RDWR))
+    }
+
     deinit {
         close(self.fd)
     }
