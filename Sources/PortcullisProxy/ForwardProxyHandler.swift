@@ -341,7 +341,8 @@ extension ForwardProxyHandler {
             .channelOption(.autoRead, value: autoRead)
             .channelOption(.writeBufferWaterMark, value: .init(low: 256 * 1024, high: 1024 * 1024))
             // Bulk downloads through a tunnel: read up to 1 MiB per syscall instead of NIO's 64 KiB ceiling.
-            .channelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 16384, maximum: 1 << 20))
+            .channelOption(
+                .recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 16384, maximum: 1 << 20))
             .channelOption(.maxMessagesPerRead, value: 16)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture { try initializer(channel) }
