@@ -154,8 +154,24 @@ extension DownstreamHTTP2Handler {
             self.close()
             return
         }
-        for event in events { self.handle(event) }
+        let resetInBatch = Self.streamsReset(in: events)
+        for event in events {
+            // A stream the client (or the session) reset within the same read never starts an exchange, so a
+            // HEADERS + RST_STREAM pair (rapid reset) or a request whose DATA broke its content-length costs no
+            // upstream connection and sends nothing upstream (HARDENING §B2.1, §B3.1).
+            if case .request(let streamID, _, _) = event, resetInBatch.contains(streamID) { continue }
+            self.handle(event)
+        }
         self.flushOutput()
+    }
+
+    /// Streams reset by events of this batch (empty, without allocating, in the common case).
+    private static func streamsReset(in events: [HTTP2ServerEvent]) -> Set<Int32> {
+        var reset: Set<Int32> = []
+        for event in events {
+            if case .streamReset(let streamID, _) = event { reset.insert(streamID) }
+        }
+        return reset
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {

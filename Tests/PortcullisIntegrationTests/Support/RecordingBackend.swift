@@ -22,8 +22,9 @@ final class RecordingBackend: Sendable {
         self.accepted = accepted
     }
 
-    /// `status` is what every request gets (200 with body `ok`, or an empty response with another code).
-    static func start(status: Int = 200) async throws -> RecordingBackend {
+    /// `status` is what every request gets (200 with body `ok`, or an empty response with another code); with
+    /// `answers: false` nothing is ever answered (a request stays in flight until the gateway gives up on it).
+    static func start(status: Int = 200, answers: Bool = true) async throws -> RecordingBackend {
         let sink = NIOLockedValueBox<[UInt8]>([])
         let accepted = NIOLockedValueBox(0)
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -31,7 +32,7 @@ final class RecordingBackend: Sendable {
             .childChannelInitializer { channel in
                 accepted.withLockedValue { $0 += 1 }
                 return channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(RecordingHandler(sink: sink, status: status))
+                    try channel.pipeline.syncOperations.addHandler(RecordingHandler(sink: sink, status: status, answers: answers))
                 }
             }
             .bind(host: "127.0.0.1", port: 0).get()
@@ -48,17 +49,20 @@ private final class RecordingHandler: ChannelInboundHandler {
     typealias OutboundOut = ByteBuffer
     let sink: NIOLockedValueBox<[UInt8]>
     let status: Int
+    let answers: Bool
     var pending: [UInt8] = []
 
-    init(sink: NIOLockedValueBox<[UInt8]>, status: Int) {
+    init(sink: NIOLockedValueBox<[UInt8]>, status: Int, answers: Bool) {
         self.sink = sink
         self.status = status
+        self.answers = answers
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = self.unwrapInboundIn(data)
         let bytes = Array(buffer.readableBytesView)
         self.sink.withLockedValue { $0.append(contentsOf: bytes) }
+        guard self.answers else { return }
         self.pending += bytes
         // Answer once per complete head (bodies are small in these tests and counted by the recorder only).
         while let end = self.pending.firstRange(of: Array("\r\n\r\n".utf8)) {

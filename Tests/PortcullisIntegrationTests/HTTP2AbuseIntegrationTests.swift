@@ -1,0 +1,271 @@
+import Foundation
+import Testing
+
+/// HARDENING §B2–§B3 through the real binary: `Tests/Fixtures/h2_abuse.py` sends hand-built hostile HTTP/2 frames
+/// (h2c by prior knowledge, or h2 over TLS), and each test checks the gateway's documented reaction (GOAWAY code,
+/// stream resets), that nothing malformed reached the upstream (a raw recording backend), that the process
+/// survives and still serves a normal `curl --http2-prior-knowledge` request, that its peak resident memory
+/// stayed within 64 MiB of the value before the attack, and that the attack was over within a few seconds.
+@Suite(.serialized)
+struct HTTP2AbuseIntegrationTests {
+    /// In CI (`make test` installs the modules) a missing module fails the tests instead of skipping them.
+    static let available = PythonPeer.hasModules(["hpack"]) || ProcessInfo.processInfo.environment["CI"] != nil
+
+    /// Peak RSS growth tolerated over the pre-attack RSS.
+    static let memoryBudgetKiB = 64 * 1024
+    /// Wall-clock bound for one attack run (the script's own waits included).
+    static let attackBound: Duration = .seconds(10)
+
+    struct Setup {
+        let gateway: GatewayProcess
+        let port: Int
+        let tlsPort: Int
+        let recorder: RecordingBackend
+        let bulk: TestBackend
+        var pid: Int32 { self.gateway.process.processIdentifier }
+
+        func stop() async {
+            _ = self.gateway.stop()
+            await self.recorder.stop()
+            await self.bulk.stop()
+        }
+    }
+
+    /// `/direct` is answered locally; `/bytes/N` streams N bytes from an HTTP/1.1 backend, `/stall/N` too but
+    /// under a 2 s route timeout; everything else goes to the recording backend (which answers when `answers`).
+    private func start(recorderAnswers: Bool = true) async throws -> Setup {
+        let certs = try TestCertificates.shared()
+        let recorder = try await RecordingBackend.start(answers: recorderAnswers)
+        let bulk = try await TestBackend.start(name: "bulk")
+        let port = try FreePort.allocate()
+        let tlsPort = try FreePort.allocate()
+        let servers: [TLSConfigs.Server] = [
+            .init(port: port, name: "http", protocolName: "HTTP", hosts: ["*"], tls: nil),
+            .init(port: tlsPort, name: "https", hosts: ["a.example.com"], tls: TLSConfigs.fileTLS(mode: "SIMPLE", certs.serverA)),
+        ]
+        let gateway = try GatewayProcess(files: [
+            "gateway.yaml": TLSConfigs.gateway(servers: servers),
+            "se-rec.yaml": Configs.serviceEntry(name: "rec", host: "rec.internal", endpoints: [(recorder.port, [:])]),
+            "se-bulk.yaml": Configs.serviceEntry(name: "bulk", host: "bulk.internal", endpoints: [(bulk.port, [:])]),
+            "vs.yaml": """
+                apiVersion: networking.istio.io/v1
+                kind: VirtualService
+                metadata: {name: abuse, namespace: default}
+                spec:
+                  hosts: ["*"]
+                  gateways: [istio-system/gw]
+                  http:
+                  - match: [{uri: {prefix: /direct}}]
+                    directResponse: {status: 200, body: {string: "direct answer"}}
+                  - match: [{uri: {prefix: /stall/}}]
+                    rewrite: {uri: /bytes/}
+                    timeout: 2s
+                    route: [{destination: {host: bulk.internal}}]
+                  - match: [{uri: {prefix: /bytes/}}]
+                    route: [{destination: {host: bulk.internal}}]
+                  - route: [{destination: {host: rec.internal}}]
+                """,
+        ])
+        do {
+            try await gateway.waitUntilReady()
+        } catch {
+            await recorder.stop()
+            await bulk.stop()
+            throw error
+        }
+        let setup = Setup(gateway: gateway, port: port, tlsPort: tlsPort, recorder: recorder, bulk: bulk)
+        // Warm up (first connections, lazily built state) so the baseline is the gateway at rest.
+        try self.expectServes(setup, "warm-up")
+        return setup
+    }
+
+    /// The gateway is alive and answers h2c requests, local and proxied, on fresh connections.
+    private func expectServes(_ setup: Setup, _ label: String) throws {
+        #expect(setup.gateway.process.isRunning, "\(label): gateway died: \(setup.gateway.stderrText())")
+        let base = "http://127.0.0.1:\(setup.port)"
+        let direct = try Curl.get("\(base)/direct", ["--http2-prior-knowledge"])
+        #expect(direct.status == 200 && direct.body == "direct answer", "\(label): /direct got \(direct.status)")
+        let proxied = try Curl.get("\(base)/bytes/1000", ["--http2-prior-knowledge"])
+        #expect(proxied.status == 200 && proxied.body.utf8.count == 1000, "\(label): /bytes got \(proxied.status)")
+    }
+
+    /// Runs an attack and checks the common bounds: finished in time, process alive and serving, peak RSS within
+    /// budget of the pre-attack RSS.
+    private func attack(
+        _ setup: Setup, _ name: String, _ arguments: [String] = [], tls: Bool = false
+    ) throws -> H2AbuseClient.Outcome {
+        let before = try ProcessMemory.resident(pid: setup.pid)
+        let port = tls ? setup.tlsPort : setup.port
+        let extra = tls ? ["--tls", "--authority", "a.example.com"] : []
+        let (outcome, took) = try H2AbuseClient.run(name, port: port, arguments + extra)
+        #expect(took < Self.attackBound, "\(name) took \(took): \(outcome)")
+        let peak = try ProcessMemory.peak(pid: setup.pid)
+        #expect(peak - before < Self.memoryBudgetKiB, "\(name): peak RSS \(peak) KiB, \(before) KiB before")
+        try self.expectServes(setup, name)
+        return outcome
+    }
+
+    private func expectCalm(_ outcome: H2AbuseClient.Outcome, _ label: String) {
+        #expect(outcome.goaway?.code == HTTP2Code.enhanceYourCalm, "\(label): \(outcome)")
+        #expect(outcome.closed, "\(label): connection left open after GOAWAY: \(outcome)")
+    }
+
+    /// RFC 9113 §7 codes the tests expect.
+    enum HTTP2Code {
+        static let protocolError: UInt32 = 0x1
+        static let internalError: UInt32 = 0x2
+        static let refusedStream: UInt32 = 0x7
+        static let enhanceYourCalm: UInt32 = 0xB
+    }
+
+    // MARK: - §B3 floods
+
+    @Test(.enabled(if: available)) func rapidResetGetsGoAwayAndStartsNoUpstreamWork() async throws {
+        let setup = try await self.start()
+        for tls in [false, true] {
+            let label = tls ? "rapid reset over TLS" : "rapid reset"
+            let outcome = try self.attack(setup, "rapid-reset", ["--count", "3000"], tls: tls)
+            self.expectCalm(outcome, label)
+            // Envoy's rule: judged after 500 streams, so the GOAWAY names stream 999 (or little more), far below
+            // the 3000 pairs sent, and every stream above it may be retried by a well-behaved client.
+            let last = outcome.goaway?.lastStreamId ?? 0
+            #expect(last >= 999 && last < 2 * 3000 - 1, "\(label): last stream \(last)")
+        }
+        // A stream reset in the same read as its HEADERS never starts an exchange: the upstream saw (almost) no
+        // connection and no request. (Before, one attack left ~360 idle upstream connections behind.)
+        #expect(setup.recorder.connections <= 4, "\(setup.recorder.connections) upstream connections")
+        #expect(!setup.recorder.recorded.contains("GET "), "upstream received: \(setup.recorder.recorded.prefix(200))")
+        await setup.stop()
+    }
+
+    @Test(.enabled(if: available)) func continuationFloodIsCutShort() async throws {
+        let setup = try await self.start()
+        let outcome = try self.attack(setup, "continuation", ["--count", "2000"])
+        // nghttp2's max_continuations (8) ends it long before the block could reach the header list limit.
+        self.expectCalm(outcome, "CONTINUATION flood")
+        #expect(setup.recorder.recorded.isEmpty)
+        await setup.stop()
+    }
+
+    @Test(.enabled(if: available)) func hpackBombIsRefusedWithoutDecodingIt() async throws {
+        let setup = try await self.start()
+        // 10,000 one-byte references to a 4 KiB dynamic-table entry decode to 40 MB: a connection error at once.
+        let bomb = try self.attack(setup, "hpack-bomb", ["--count", "10000", "--path", "/direct"])
+        self.expectCalm(bomb, "HPACK bomb")
+        #expect(bomb.status(1) == 200 || bomb.status(1) == nil, "\(bomb)")
+        // 20 references (80 KiB decoded) exceed the 60 KiB header list: only that stream is reset.
+        let small = try self.attack(setup, "hpack-bomb", ["--count", "20", "--path", "/direct"])
+        #expect(small.goaway == nil, "\(small)")
+        #expect(small.reset(3) == HTTP2Code.protocolError, "\(small)")
+        #expect(small.status(1) == 200, "\(small)")
+        await setup.stop()
+    }
+
+    @Test(.enabled(if: available)) func settingsAndPingFloodsGetGoAway() async throws {
+        let setup = try await self.start()
+        let settings = try self.attack(setup, "settings-flood", ["--count", "20000"])
+        self.expectCalm(settings, "SETTINGS flood")
+        let ping = try self.attack(setup, "ping-flood", ["--count", "20000"])
+        self.expectCalm(ping, "PING flood")
+        // Never reading the PING ACKs: the gateway must neither queue them without bound nor hang.
+        let deaf = try self.attack(setup, "ping-flood", ["--count", "400000", "--no-read", "--hold", "3"])
+        #expect(deaf.goaway?.code == HTTP2Code.enhanceYourCalm || deaf.closed || deaf.sendFailed, "\(deaf)")
+        #expect(deaf.framesSent < 400_000, "the gateway kept reading an endless PING flood: \(deaf)")
+        await setup.stop()
+    }
+
+    @Test(.enabled(if: available)) func emptyDataFramesGetGoAway() async throws {
+        let setup = try await self.start()
+        let outcome = try self.attack(setup, "empty-data", ["--count", "1000"])
+        // Envoy's limit: one empty frame in a row is tolerated, the second ends the connection.
+        self.expectCalm(outcome, "empty DATA flood")
+        #expect(outcome.goaway?.lastStreamId == 1, "\(outcome)")
+        await setup.stop()
+    }
+
+    @Test(.enabled(if: available)) func excessConcurrentStreamsAreRefused() async throws {
+        // The upstream never answers, so every stream stays open.
+        let setup = try await self.start(recorderAnswers: false)
+        // 150 open streams sent before our SETTINGS could be acknowledged: the 50 over the limit of 100 are
+        // refused (REFUSED_STREAM, safe to retry) and the connection stays up.
+        let early = try self.attack(setup, "many-streams", ["--count", "150", "--path", "/rec"])
+        #expect(early.goaway == nil, "\(early)")
+        let refused = early.resets.filter { $0.value == HTTP2Code.refusedStream }.keys.compactMap { Int($0) }
+        #expect(refused.count == 50, "\(early)")
+        #expect(refused.allSatisfy { $0 > 199 }, "a stream within the limit was refused: \(refused.sorted())")
+        // Once the client acknowledged the limit, exceeding it is a connection error (RFC 9113 §5.1.2), and the
+        // GOAWAY names the last stream within it.
+        let late = try self.attack(setup, "many-streams", ["--count", "150", "--path", "/rec", "--ack-first"])
+        #expect(late.goaway?.code == HTTP2Code.protocolError, "\(late)")
+        #expect(late.goaway?.lastStreamId == 199, "\(late)")
+        #expect(late.closed, "\(late)")
+        await setup.stop()
+    }
+
+    @Test(.enabled(if: available)) func zeroWindowStallsStayBoundedAndTimeOut() async throws {
+        let setup = try await self.start()
+        // 20 streams of 64 MiB each (1.25 GiB in all) toward a client whose windows stay at 0: the upstream is
+        // paused by backpressure, so only the per-stream queue limit is held in memory.
+        let stalled = try self.attack(setup, "zero-window", ["--count", "20", "--path", "/bytes/67108864", "--hold", "3"])
+        #expect(stalled.dataBytes == 0, "DATA sent beyond a zero window: \(stalled)")
+        #expect(stalled.statuses.count == 20, "response heads (not flow-controlled) should arrive: \(stalled)")
+        #expect(stalled.goaway == nil)
+        // With a route timeout the stalled streams are reset when it expires (2 s) instead of being held.
+        let timed = try self.attack(setup, "zero-window", ["--count", "4", "--path", "/stall/67108864", "--hold", "8"])
+        #expect(timed.resets.count == 4, "\(timed)")
+        #expect(timed.resets.values.allSatisfy { $0 == HTTP2Code.internalError }, "\(timed)")
+        #expect(timed.elapsed >= 1.5 && timed.elapsed < 6, "\(timed)")
+        #expect(timed.dataBytes == 0)
+        await setup.stop()
+    }
+
+    // MARK: - §B2 malformed requests
+
+    static let malformedCases = [
+        "uppercase-name", "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te-gzip",
+        "missing-method", "missing-path", "missing-scheme", "duplicate-path", "duplicate-method",
+        "pseudo-after-regular", "unknown-pseudo", "relative-path", "authority-host-mismatch", "crlf-in-value",
+        "nul-in-value", "leading-space", "empty-name", "cl-zero-with-data", "cl-short", "cl-long",
+    ]
+
+    @Test(.enabled(if: available)) func malformedRequestsAreResetAndNeverForwarded() async throws {
+        let setup = try await self.start()
+        let (outcomes, took) = try H2AbuseClient.runAll(
+            "malformed", port: setup.port,
+            ["--case", Self.malformedCases.joined(separator: ","), "--path", "/rec", "--follow-path", "/direct"])
+        #expect(outcomes.count == Self.malformedCases.count)
+        #expect(took < Self.attackBound, "\(took)")
+        for (name, outcome) in zip(Self.malformedCases, outcomes) {
+            #expect(outcome.reset(1) == HTTP2Code.protocolError, "\(name): \(outcome)")
+            #expect(outcome.status(1) == nil, "\(name): answered \(outcome)")
+            // A stream error, not a connection error: the next request on the connection is served.
+            #expect(outcome.goaway == nil, "\(name): \(outcome)")
+            #expect(outcome.status(3) == 200, "\(name): follow-up request failed: \(outcome)")
+        }
+        // Nothing of any malformed request reached the upstream, not even a connection.
+        #expect(setup.recorder.recorded.isEmpty, "upstream received: \(setup.recorder.recorded.prefix(300))")
+        #expect(setup.recorder.connections == 0)
+        try self.expectServes(setup, "malformed requests")
+        await setup.stop()
+    }
+
+    @Test(.enabled(if: available)) func contentLengthMismatchArrivingLaterNeverSmugglesBytes() async throws {
+        // The upstream never answers, so the request is still in flight when the offending DATA arrives.
+        let setup = try await self.start(recorderAnswers: false)
+        let names = ["cl-zero-with-data", "cl-short"]
+        let (outcomes, _) = try H2AbuseClient.runAll(
+            "malformed", port: setup.port,
+            ["--case", names.joined(separator: ","), "--split", "--path", "/rec", "--follow-path", "/direct"])
+        #expect(outcomes.count == names.count)
+        for (name, outcome) in zip(names, outcomes) {
+            #expect(outcome.reset(1) == HTTP2Code.protocolError, "\(name): \(outcome)")
+            #expect(outcome.status(3) == 200, "\(name): \(outcome)")
+        }
+        // The head was forwarded before the body broke it, but not one byte beyond its content-length: the body
+        // ("GGG...") never follows a `content-length: 0` or `10` head on the upstream connection.
+        let recorded = setup.recorder.recorded
+        #expect(recorded.contains("content-length: 0"), "\(recorded)")
+        #expect(!recorded.contains("GGGGGGGGGGG"), "smuggled body bytes reached the upstream: \(recorded)")
+        await setup.stop()
+    }
+}
