@@ -126,6 +126,12 @@ final class UpstreamHTTP2Stream: UpstreamTransport {
         if endStream { self.ended(trailers: nil) }
     }
 
+    /// A 1xx head: the exchange relays a `100` the client asked for (Expect: 100-continue) and drops the rest.
+    func informationalHead(_ fields: [HTTP2Header]) {
+        guard !self.done, !self.sawHead, let receiver = self.receiver else { return }
+        receiver.upstreamInformational(UpstreamHTTP2Fields.responseHead(fields, endStream: false))
+    }
+
     func responseData(_ data: ByteBuffer, endStream: Bool) {
         let bytes = data.readableBytes
         guard !self.done, let id = self.streamID, let receiver = self.receiver else {
