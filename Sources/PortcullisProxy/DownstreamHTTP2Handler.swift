@@ -22,6 +22,10 @@ final class DownstreamHTTP2Handler: ChannelInboundHandler, DownstreamConnectionH
     private var closing = false
     private var draining = false
     private var idleTimer: Scheduled<Void>?
+    private var flushTimer: Scheduled<Void>?
+    /// Streams found blocked on the client's window at the last flush check: DATA bytes framed by then, and
+    /// since when that count has not moved.
+    private var stalls: [Int32: (framed: Int, since: NIODeadline)] = [:]
     private var lastActivity = NIODeadline.now()
     private(set) var remoteIP = "-"
     private(set) var remoteAddress = "-"
@@ -121,6 +125,7 @@ extension DownstreamHTTP2Handler {
         if let local = context.channel.localAddress { self.localAddress = UpstreamConnection.format(local) }
         self.worker.register(self)
         self.scheduleIdleCheck(after: self.worker.services.limits.downstreamIdleTimeout)
+        self.scheduleFlushCheck()
         // Our SETTINGS go out at once.
         self.flushOutput()
     }
@@ -133,6 +138,7 @@ extension DownstreamHTTP2Handler {
     func channelInactive(context: ChannelHandlerContext) {
         self.closing = true
         self.idleTimer?.cancel()
+        self.flushTimer?.cancel()
         self.worker.unregister(self)
         let streams = self.streams.values
         self.streams.removeAll()
@@ -228,6 +234,49 @@ extension DownstreamHTTP2Handler {
         case .windowAvailable(let streamID):
             self.streams[streamID]?.exchange?.downstreamWritabilityChanged(true)
         }
+    }
+
+    /// Checks for stalled streams twice per flush timeout, so a stall is caught between 1x and 1.5x of it.
+    private func scheduleFlushCheck() {
+        let half = self.worker.services.limits.streamFlushTimeout.nanoseconds / 2
+        let period = TimeAmount.nanoseconds(max(half, 1_000_000))
+        let bound = NIOLoopBound(self, eventLoop: self.worker.eventLoop)
+        self.flushTimer = self.worker.eventLoop.scheduleTask(in: period) {
+            bound.value.flushCheck()
+        }
+    }
+
+    /// Resets every stream whose response data has not moved for the flush timeout while waiting for the
+    /// client's window (a zero-window stall, CVE-2019-9517), so it no longer holds its upstream or its queue.
+    private func flushCheck() {
+        self.flushTimer = nil
+        guard !self.closing else { return }
+        let now = NIODeadline.now()
+        let limit = self.worker.services.limits.streamFlushTimeout
+        var watched: [Int32: (framed: Int, since: NIODeadline)] = [:]
+        for (streamID, framed) in self.session.blockedStreams() {
+            guard let seen = self.stalls[streamID], seen.framed == framed else {
+                watched[streamID] = (framed, now)
+                continue
+            }
+            if now - seen.since >= limit {
+                self.resetStalled(streamID)
+            } else {
+                watched[streamID] = seen
+            }
+        }
+        self.stalls = watched
+        self.flushOutput()
+        self.scheduleFlushCheck()
+    }
+
+    private func resetStalled(_ streamID: Int32) {
+        self.session.resetStream(streamID: streamID, errorCode: HTTP2ErrorCode.cancel)
+        guard let stream = self.streams.removeValue(forKey: streamID) else { return }
+        let exchange = stream.exchange
+        stream.exchange = nil
+        exchange?.downstreamStalled()
+        if self.streams.isEmpty { self.lastActivity = .now() }
     }
 
     private func scheduleIdleCheck(after delay: TimeAmount) {

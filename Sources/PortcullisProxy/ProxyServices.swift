@@ -40,5 +40,9 @@ public struct ProxyLimits: Sendable {
     public var requestHeadTimeout: TimeAmount = .seconds(60)
     /// Request bodies up to this size are kept so a connect-failure retry can resend them.
     public var retryBufferBytes: Int = 1 << 20
+    /// An HTTP/2 response whose data waited this long for the client's flow-control window without a byte of
+    /// progress is reset, releasing its upstream (Envoy's stream_flush_timeout, which defaults to the 5 min
+    /// stream idle timeout; HARDENING §B3.8). Detected within 1.5x this time.
+    public var streamFlushTimeout: TimeAmount = .minutes(5)
     public init() {}
 }

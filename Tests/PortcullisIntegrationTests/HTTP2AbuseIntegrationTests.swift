@@ -33,7 +33,7 @@ struct HTTP2AbuseIntegrationTests {
 
     /// `/direct` is answered locally; `/bytes/N` streams N bytes from an HTTP/1.1 backend, `/stall/N` too but
     /// under a 2 s route timeout; everything else goes to the recording backend (which answers when `answers`).
-    private func start(recorderAnswers: Bool = true) async throws -> Setup {
+    private func start(recorderAnswers: Bool = true, arguments: [String] = []) async throws -> Setup {
         let certs = try TestCertificates.shared()
         let recorder = try await RecordingBackend.start(answers: recorderAnswers)
         let bulk = try await TestBackend.start(name: "bulk")
@@ -65,7 +65,7 @@ struct HTTP2AbuseIntegrationTests {
                     route: [{destination: {host: bulk.internal}}]
                   - route: [{destination: {host: rec.internal}}]
                 """,
-        ])
+        ], extraArguments: arguments)
         do {
             try await gateway.waitUntilReady()
         } catch {
@@ -115,6 +115,7 @@ struct HTTP2AbuseIntegrationTests {
         static let protocolError: UInt32 = 0x1
         static let internalError: UInt32 = 0x2
         static let refusedStream: UInt32 = 0x7
+        static let cancel: UInt32 = 0x8
         static let enhanceYourCalm: UInt32 = 0xB
     }
 
@@ -230,6 +231,23 @@ struct HTTP2AbuseIntegrationTests {
         #expect(timed.resets.values.allSatisfy { $0 == HTTP2Code.internalError }, "\(timed)")
         #expect(timed.elapsed >= 1.5 && timed.elapsed < 6, "\(timed)")
         #expect(timed.dataBytes == 0)
+        await setup.stop()
+    }
+
+    @Test(.enabled(if: available)) func stalledStreamsAreResetAfterTheFlushTimeout() async throws {
+        let setup = try await self.start(arguments: ["--stream-flush-timeout", "1"])
+        // No route timeout here: the flush timeout (1 s for the test, 5 min by default) resets the streams whose
+        // data has not moved, releasing their upstream connections.
+        let stalled = try self.attack(setup, "zero-window", ["--count", "4", "--path", "/bytes/67108864", "--hold", "6"])
+        #expect(stalled.resets.count == 4, "\(stalled)")
+        #expect(stalled.resets.values.allSatisfy { $0 == HTTP2Code.cancel }, "\(stalled)")
+        #expect(stalled.elapsed >= 0.9 && stalled.elapsed < 4, "\(stalled)")
+        #expect(stalled.dataBytes == 0 && stalled.goaway == nil, "\(stalled)")
+        // A slow reader that keeps opening its window a little is not stalled: its streams live on.
+        let slow = try self.attack(
+            setup, "zero-window", ["--count", "2", "--path", "/bytes/67108864", "--hold", "3", "--dribble", "100"])
+        #expect(slow.resets.isEmpty, "\(slow)")
+        #expect(slow.dataBytes > 0, "\(slow)")
         await setup.stop()
     }
 
