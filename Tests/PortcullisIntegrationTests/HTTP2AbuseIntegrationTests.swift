@@ -116,6 +116,7 @@ struct HTTP2AbuseIntegrationTests {
         static let internalError: UInt32 = 0x2
         static let refusedStream: UInt32 = 0x7
         static let cancel: UInt32 = 0x8
+        static let compressionError: UInt32 = 0x9
         static let enhanceYourCalm: UInt32 = 0xB
     }
 
@@ -198,6 +199,20 @@ struct HTTP2AbuseIntegrationTests {
         await setup.stop()
     }
 
+    @Test(.enabled(if: available)) func priorityAndWindowUpdateFloodsStayCheap() async throws {
+        let setup = try await self.start()
+        // 200,000 PRIORITY frames naming as many idle streams, or connection WINDOW_UPDATEs, cost no reply and
+        // no lasting state: they are read at line rate and a request sent after them on the same connection is
+        // answered. What bounds them is the common check: little time, flat memory.
+        for flood in ["priority-flood", "window-update-flood"] {
+            let outcome = try self.attack(setup, flood, ["--count", "200000", "--path", "/direct"])
+            #expect(outcome.goaway == nil, "\(flood): \(outcome)")
+            #expect(outcome.followStatus == 200, "\(flood): the request after the flood was not answered: \(outcome)")
+            #expect(outcome.framesSent >= 200_000 - 256, "\(flood): \(outcome)")
+        }
+        await setup.stop()
+    }
+
     @Test(.enabled(if: available)) func excessConcurrentStreamsAreRefused() async throws {
         // The upstream never answers, so every stream stays open.
         let setup = try await self.start(recorderAnswers: false)
@@ -258,6 +273,8 @@ struct HTTP2AbuseIntegrationTests {
         "missing-method", "missing-path", "missing-scheme", "duplicate-path", "duplicate-method",
         "pseudo-after-regular", "unknown-pseudo", "relative-path", "authority-host-mismatch", "crlf-in-value",
         "nul-in-value", "leading-space", "empty-name", "cl-zero-with-data", "cl-short", "cl-long",
+        // §B3.4, §B3.11, §B3.12: 120 fields, 120 cookie crumbs (counted like fields), a 62 KiB value or path.
+        "too-many-headers", "too-many-cookies", "huge-header", "huge-path",
     ]
 
     @Test(.enabled(if: available)) func malformedRequestsAreResetAndNeverForwarded() async throws {
@@ -274,6 +291,9 @@ struct HTTP2AbuseIntegrationTests {
             #expect(outcome.goaway == nil, "\(name): \(outcome)")
             #expect(outcome.status(3) == 200, "\(name): follow-up request failed: \(outcome)")
         }
+        // A field over 64 KiB is beyond what nghttp2's HPACK decoder keeps: the connection ends (COMPRESSION_ERROR).
+        let (giant, _) = try H2AbuseClient.run("malformed", port: setup.port, ["--case", "giant-header", "--path", "/rec"])
+        #expect(giant.goaway?.code == HTTP2Code.compressionError && giant.closed, "\(giant)")
         // Nothing of any malformed request reached the upstream, not even a connection.
         #expect(setup.recorder.recorded.isEmpty, "upstream received: \(setup.recorder.recorded.prefix(300))")
         #expect(setup.recorder.connections == 0)

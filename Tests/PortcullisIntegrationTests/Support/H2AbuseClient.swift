@@ -20,12 +20,14 @@ enum H2AbuseClient {
         var framesSent: Int
         var bytesReceived: Int
         var elapsed: Double
+        /// The status of the request sent after a flood (priority/window-update floods).
+        var followStatus: Int?
         /// The line as printed, for failure messages.
         var raw = ""
 
         enum CodingKeys: String, CodingKey {
             case goaway, resets, statuses, dataBytes, closed, sendBlocked, sendFailed, framesSent, bytesReceived
-            case elapsed
+            case elapsed, followStatus
         }
 
         func reset(_ streamID: Int) -> UInt32? { self.resets[String(streamID)] }
