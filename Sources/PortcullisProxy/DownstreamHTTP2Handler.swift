@@ -23,6 +23,7 @@ final class DownstreamHTTP2Handler: ChannelInboundHandler, DownstreamConnectionH
     private var draining = false
     private var idleTimer: Scheduled<Void>?
     private var flushTimer: Scheduled<Void>?
+    private var closeTimer: Scheduled<Void>?
     /// Streams found blocked on the client's window at the last flush check: DATA bytes framed by then, and
     /// since when that count has not moved.
     private var stalls: [Int32: (framed: Int, since: NIODeadline)] = [:]
@@ -91,17 +92,33 @@ final class DownstreamHTTP2Handler: ChannelInboundHandler, DownstreamConnectionH
         if self.session.isClosed || (self.draining && self.streams.isEmpty) { self.close() }
     }
 
+    /// Envoy's delayed close: the last frames (a GOAWAY) go out followed by a FIN, and input is read and dropped
+    /// until the client closes too or `delayedCloseTimeout` passes. Closing at once with unread input makes the
+    /// kernel answer with a RST, which can discard the GOAWAY still in flight, and with it the last-stream-id
+    /// that tells the client what is safe to retry. The deadline holds even if the flush never completes.
     private func close() {
         guard !self.closing, let context = self.context else { return }
         self.closing = true
         if let output = self.session.pendingOutput() {
             context.write(self.wrapOutboundOut(output), promise: nil)
         }
+        self.closeTimer = context.eventLoop.assumeIsolated().scheduleTask(in: Self.delayedCloseTimeout) {
+            self.context?.close(promise: nil)
+        }
         context.writeAndFlush(self.wrapOutboundOut(context.channel.allocator.buffer(capacity: 0)))
             .assumeIsolated().whenComplete { _ in
-                self.context?.close(promise: nil)
+                guard let context = self.context else { return }
+                // Keep reading (and dropping) so the client's last bytes do not sit unread.
+                _ = try? context.channel.syncOptions?.setOption(.autoRead, value: true)
+                context.read()
+                let halfClosed = context.eventLoop.makePromise(of: Void.self)
+                halfClosed.futureResult.assumeIsolated().whenFailure { _ in self.context?.close(promise: nil) }
+                context.close(mode: .output, promise: halfClosed)
             }
     }
+
+    /// How long a closing connection waits for the client to close after our FIN (Envoy's 1 s default).
+    static let delayedCloseTimeout: TimeAmount = .seconds(1)
 }
 
 extension DownstreamHTTP2Handler {
@@ -132,6 +149,11 @@ extension DownstreamHTTP2Handler {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let handshake = event as? TLSHandshakeCompleted { self.peerTLS = handshake }
+        // The client's FIN during a delayed close (TLS listeners allow half-closure): done.
+        if self.closing, case .inputClosed? = event as? ChannelEvent {
+            context.close(promise: nil)
+            return
+        }
         context.fireUserInboundEventTriggered(event)
     }
 
@@ -139,6 +161,7 @@ extension DownstreamHTTP2Handler {
         self.closing = true
         self.idleTimer?.cancel()
         self.flushTimer?.cancel()
+        self.closeTimer?.cancel()
         self.worker.unregister(self)
         let streams = self.streams.values
         self.streams.removeAll()

@@ -8,6 +8,7 @@ prints one JSON line with what it saw:
   statuses        {stream id: :status} of the final response heads received
   dataBytes       DATA payload bytes received
   closed          the gateway closed the connection (EOF or reset) before the script finished
+  reset           reading ended with a TCP reset instead of a clean EOF
   sendFailed      a write failed because the gateway had closed (or reset) the connection
   sendBlocked     the gateway stopped reading (our writes blocked) at some point
   framesSent      frames written; bytesReceived: bytes the gateway sent; elapsed: seconds
@@ -107,7 +108,7 @@ class Connection:
         self.sock = raw
         self.inbound = bytearray()
         self.result = {"goaway": None, "resets": {}, "statuses": {}, "dataBytes": 0, "closed": False,
-                       "sendBlocked": False, "sendFailed": False, "framesSent": 0, "bytesReceived": 0, "settingsAcked": 0,
+                       "reset": False, "sendBlocked": False, "sendFailed": False, "framesSent": 0, "bytesReceived": 0, "settingsAcked": 0,
                        "pingAcks": 0}
         self.auto_ack = True
         self.server_settings = False
@@ -150,6 +151,7 @@ class Connection:
                 return
             except (ConnectionResetError, OSError):
                 self.result["closed"] = True
+                self.result["reset"] = True
                 return
             if not chunk:
                 self.result["closed"] = True

@@ -105,9 +105,12 @@ struct HTTP2AbuseIntegrationTests {
         return outcome
     }
 
+    /// GOAWAY(ENHANCE_YOUR_CALM), then the connection closed by a FIN (delayed close), never a TCP reset that
+    /// could have discarded the GOAWAY on a real network.
     private func expectCalm(_ outcome: H2AbuseClient.Outcome, _ label: String) {
         #expect(outcome.goaway?.code == HTTP2Code.enhanceYourCalm, "\(label): \(outcome)")
         #expect(outcome.closed, "\(label): connection left open after GOAWAY: \(outcome)")
+        #expect(!outcome.reset && !outcome.sendFailed, "\(label): the connection was reset: \(outcome)")
     }
 
     /// RFC 9113 §7 codes the tests expect.
@@ -126,12 +129,12 @@ struct HTTP2AbuseIntegrationTests {
         let setup = try await self.start()
         for tls in [false, true] {
             let label = tls ? "rapid reset over TLS" : "rapid reset"
-            let outcome = try self.attack(setup, "rapid-reset", ["--count", "3000"], tls: tls)
+            let outcome = try self.attack(setup, "rapid-reset", ["--count", "1500"], tls: tls)
             self.expectCalm(outcome, label)
             // Envoy's rule: judged after 500 streams, so the GOAWAY names stream 999 (or little more), far below
-            // the 3000 pairs sent, and every stream above it may be retried by a well-behaved client.
+            // the 1500 pairs sent, and every stream above it may be retried by a well-behaved client.
             let last = outcome.goaway?.lastStreamId ?? 0
-            #expect(last >= 999 && last < 2 * 3000 - 1, "\(label): last stream \(last)")
+            #expect(last >= 999 && last < 2 * 1500 - 1, "\(label): last stream \(last)")
         }
         // A stream reset in the same read as its HEADERS never starts an exchange: the upstream saw (almost) no
         // connection and no request. (Before, one attack left ~360 idle upstream connections behind.)
@@ -179,14 +182,14 @@ struct HTTP2AbuseIntegrationTests {
 
     @Test(.enabled(if: available)) func settingsAndPingFloodsGetGoAway() async throws {
         let setup = try await self.start()
-        let settings = try self.attack(setup, "settings-flood", ["--count", "20000"])
+        let settings = try self.attack(setup, "settings-flood", ["--count", "5000"])
         self.expectCalm(settings, "SETTINGS flood")
-        let ping = try self.attack(setup, "ping-flood", ["--count", "20000"])
+        let ping = try self.attack(setup, "ping-flood", ["--count", "5000"])
         self.expectCalm(ping, "PING flood")
-        // Never reading the PING ACKs: the gateway must neither queue them without bound nor hang.
-        let deaf = try self.attack(setup, "ping-flood", ["--count", "400000", "--no-read", "--hold", "3"])
-        #expect(deaf.goaway?.code == HTTP2Code.enhanceYourCalm || deaf.closed || deaf.sendFailed, "\(deaf)")
-        #expect(deaf.framesSent < 400_000, "the gateway kept reading an endless PING flood: \(deaf)")
+        // Never reading the PING ACKs: the gateway neither queues them without bound nor hangs; after its GOAWAY
+        // it reads and drops the rest of the flood until it closes.
+        let deaf = try self.attack(setup, "ping-flood", ["--count", "100000", "--no-read", "--hold", "3"])
+        self.expectCalm(deaf, "PING flood, not reading")
         await setup.stop()
     }
 
@@ -201,14 +204,14 @@ struct HTTP2AbuseIntegrationTests {
 
     @Test(.enabled(if: available)) func priorityAndWindowUpdateFloodsStayCheap() async throws {
         let setup = try await self.start()
-        // 200,000 PRIORITY frames naming as many idle streams, or connection WINDOW_UPDATEs, cost no reply and
+        // 50,000 PRIORITY frames naming as many idle streams, or connection WINDOW_UPDATEs, cost no reply and
         // no lasting state: they are read at line rate and a request sent after them on the same connection is
         // answered. What bounds them is the common check: little time, flat memory.
         for flood in ["priority-flood", "window-update-flood"] {
-            let outcome = try self.attack(setup, flood, ["--count", "200000", "--path", "/direct"])
+            let outcome = try self.attack(setup, flood, ["--count", "50000", "--path", "/direct"])
             #expect(outcome.goaway == nil, "\(flood): \(outcome)")
             #expect(outcome.followStatus == 200, "\(flood): the request after the flood was not answered: \(outcome)")
-            #expect(outcome.framesSent >= 200_000 - 256, "\(flood): \(outcome)")
+            #expect(outcome.framesSent >= 50_000 - 256, "\(flood): \(outcome)")
         }
         await setup.stop()
     }
@@ -236,7 +239,7 @@ struct HTTP2AbuseIntegrationTests {
         let setup = try await self.start()
         // 20 streams of 64 MiB each (1.25 GiB in all) toward a client whose windows stay at 0: the upstream is
         // paused by backpressure, so only the per-stream queue limit is held in memory.
-        let stalled = try self.attack(setup, "zero-window", ["--count", "20", "--path", "/bytes/67108864", "--hold", "3"])
+        let stalled = try self.attack(setup, "zero-window", ["--count", "20", "--path", "/bytes/67108864", "--hold", "2"])
         #expect(stalled.dataBytes == 0, "DATA sent beyond a zero window: \(stalled)")
         #expect(stalled.statuses.count == 20, "response heads (not flow-controlled) should arrive: \(stalled)")
         #expect(stalled.goaway == nil)

@@ -15,6 +15,7 @@ enum H2AbuseClient {
         var statuses: [String: Int]
         var dataBytes: Int
         var closed: Bool
+        var reset: Bool
         var sendBlocked: Bool
         var sendFailed: Bool
         var framesSent: Int
@@ -26,7 +27,7 @@ enum H2AbuseClient {
         var raw = ""
 
         enum CodingKeys: String, CodingKey {
-            case goaway, resets, statuses, dataBytes, closed, sendBlocked, sendFailed, framesSent, bytesReceived
+            case goaway, resets, statuses, dataBytes, closed, reset, sendBlocked, sendFailed, framesSent, bytesReceived
             case elapsed, followStatus
         }
 
