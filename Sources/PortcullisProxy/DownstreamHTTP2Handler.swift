@@ -27,6 +27,9 @@ final class DownstreamHTTP2Handler: ChannelInboundHandler, DownstreamConnectionH
     /// Streams found blocked on the client's window at the last flush check: DATA bytes framed by then, and
     /// since when that count has not moved.
     private var stalls: [Int32: (framed: Int, since: NIODeadline)] = [:]
+    /// The socket stopped taking our bytes (the client does not read): bytes still buffered in the channel at the
+    /// last flush check, and since when that amount has not gone down.
+    private var socketStall: (buffered: Int, since: NIODeadline)?
     private var lastActivity = NIODeadline.now()
     private(set) var remoteIP = "-"
     private(set) var remoteAddress = "-"
@@ -270,12 +273,28 @@ extension DownstreamHTTP2Handler {
     }
 
     /// Resets every stream whose response data has not moved for the flush timeout while waiting for the
-    /// client's window (a zero-window stall, CVE-2019-9517), so it no longer holds its upstream or its queue.
+    /// client's window (a zero-window stall, CVE-2019-9517), so it no longer holds its upstream or its queue; and
+    /// closes the connection when the socket itself has taken nothing for that long (a client that stopped
+    /// reading: TCP zero window, HARDENING §B4.3).
     private func flushCheck() {
         self.flushTimer = nil
-        guard !self.closing else { return }
+        guard !self.closing, let channel = self.context?.channel else { return }
         let now = NIODeadline.now()
         let limit = self.worker.services.limits.streamFlushTimeout
+        if channel.isWritable {
+            self.socketStall = nil
+        } else {
+            // While unwritable we stop reading, so the channel's buffer only shrinks if the client reads.
+            let buffered = (try? channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
+            if let stall = self.socketStall, buffered >= stall.buffered {
+                if now - stall.since >= limit {
+                    channel.close(promise: nil)
+                    return
+                }
+            } else {
+                self.socketStall = (buffered, now)
+            }
+        }
         var watched: [Int32: (framed: Int, since: NIODeadline)] = [:]
         for (streamID, framed) in self.session.blockedStreams() {
             guard let seen = self.stalls[streamID], seen.framed == framed else {

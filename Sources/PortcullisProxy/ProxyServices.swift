@@ -42,7 +42,8 @@ public struct ProxyLimits: Sendable {
     public var retryBufferBytes: Int = 1 << 20
     /// An HTTP/2 response whose data waited this long for the client's flow-control window without a byte of
     /// progress is reset, releasing its upstream (Envoy's stream_flush_timeout, which defaults to the 5 min
-    /// stream idle timeout; HARDENING §B3.8). Detected within 1.5x this time.
+    /// stream idle timeout; HARDENING §B3.8); an HTTP/2 connection whose socket took no byte for this long (the
+    /// client stopped reading) is closed. Detected within 1.5x this time.
     public var streamFlushTimeout: TimeAmount = .minutes(5)
     public init() {}
 }

