@@ -111,7 +111,8 @@ class Connection:
         self.sock = raw
         self.inbound = bytearray()
         self.result = {"goaway": None, "resets": {}, "statuses": {}, "dataBytes": 0, "closed": False,
-                       "reset": False, "sendBlocked": False, "sendFailed": False, "framesSent": 0, "bytesReceived": 0, "settingsAcked": 0,
+                       "reset": False, "sendBlocked": False, "sendFailed": False, "framesSent": 0,
+                       "bytesReceived": 0, "settingsAcked": 0,
                        "pingAcks": 0}
         self.auto_ack = True
         self.server_settings = False

@@ -41,7 +41,9 @@ struct HTTP2AbuseIntegrationTests {
         let tlsPort = try FreePort.allocate()
         let servers: [TLSConfigs.Server] = [
             .init(port: port, name: "http", protocolName: "HTTP", hosts: ["*"], tls: nil),
-            .init(port: tlsPort, name: "https", hosts: ["a.example.com"], tls: TLSConfigs.fileTLS(mode: "SIMPLE", certs.serverA)),
+            .init(
+                port: tlsPort, name: "https", hosts: ["a.example.com"],
+                tls: TLSConfigs.fileTLS(mode: "SIMPLE", certs.serverA)),
         ]
         let gateway = try GatewayProcess(files: [
             "gateway.yaml": TLSConfigs.gateway(servers: servers),
@@ -239,7 +241,8 @@ struct HTTP2AbuseIntegrationTests {
         let setup = try await self.start()
         // 20 streams of 64 MiB each (1.25 GiB in all) toward a client whose windows stay at 0: the upstream is
         // paused by backpressure, so only the per-stream queue limit is held in memory.
-        let stalled = try self.attack(setup, "zero-window", ["--count", "20", "--path", "/bytes/67108864", "--hold", "2"])
+        let stalled = try self.attack(
+            setup, "zero-window", ["--count", "20", "--path", "/bytes/67108864", "--hold", "2"])
         #expect(stalled.dataBytes == 0, "DATA sent beyond a zero window: \(stalled)")
         #expect(stalled.statuses.count == 20, "response heads (not flow-controlled) should arrive: \(stalled)")
         #expect(stalled.goaway == nil)
@@ -256,7 +259,8 @@ struct HTTP2AbuseIntegrationTests {
         let setup = try await self.start(arguments: ["--stream-flush-timeout", "1"])
         // No route timeout here: the flush timeout (1 s for the test, 5 min by default) resets the streams whose
         // data has not moved, releasing their upstream connections.
-        let stalled = try self.attack(setup, "zero-window", ["--count", "4", "--path", "/bytes/67108864", "--hold", "6"])
+        let stalled = try self.attack(
+            setup, "zero-window", ["--count", "4", "--path", "/bytes/67108864", "--hold", "6"])
         #expect(stalled.resets.count == 4, "\(stalled)")
         #expect(stalled.resets.values.allSatisfy { $0 == HTTP2Code.cancel }, "\(stalled)")
         #expect(stalled.elapsed >= 0.9 && stalled.elapsed < 4, "\(stalled)")
@@ -296,9 +300,9 @@ struct HTTP2AbuseIntegrationTests {
 
         // A client that reads at its own pace (512 KiB every 200 ms, far below what loopback carries) keeps the
         // socket backed up too, but it makes progress: through more than two flush timeouts its connection stays
-        // up (sampled for 2.3 s while it still reads). Progress shows when the kernel takes more of our bytes, which it does
-        // once a third of its send buffer (up to 4 MiB) is free: a client reading less than that per flush timeout
-        // (about 4.5 KB/s at the 300 s default) counts as stalled.
+        // up (sampled for 2.3 s while it still reads). Progress shows when the kernel takes more of our bytes,
+        // which it does once a third of its send buffer (up to 4 MiB) is free: a client reading less than that
+        // per flush timeout (about 4.5 KB/s at the 300 s default) counts as stalled.
         let trickling = try H2AbuseClient.Running(
             "slow-read", port: setup.port, ["--path", "/bytes/268435456", "--hold", "2.6", "--trickle", "524288"])
         let trickler = try await trickling.localPort()
@@ -340,7 +344,8 @@ struct HTTP2AbuseIntegrationTests {
             #expect(outcome.status(3) == 200, "\(name): follow-up request failed: \(outcome)")
         }
         // A field over 64 KiB is beyond what nghttp2's HPACK decoder keeps: the connection ends (COMPRESSION_ERROR).
-        let (giant, _) = try H2AbuseClient.run("malformed", port: setup.port, ["--case", "giant-header", "--path", "/rec"])
+        let (giant, _) = try H2AbuseClient.run(
+            "malformed", port: setup.port, ["--case", "giant-header", "--path", "/rec"])
         #expect(giant.goaway?.code == HTTP2Code.compressionError && giant.closed, "\(giant)")
         // Nothing of any malformed request reached the upstream, not even a connection.
         #expect(setup.recorder.recorded.isEmpty, "upstream received: \(setup.recorder.recorded.prefix(300))")

@@ -125,7 +125,8 @@ struct HTTP2UpstreamFramingIntegrationTests {
         let setup = try await self.start()
         defer { _ = setup.gateway.stop() }
         let request = "POST /sized HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\nhello world"
-            + "POST /chunked HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
+            + "POST /chunked HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
             + "GET /empty HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
         let raw = try RawClient.exchange(port: setup.port, bytes: request)
         let responses = try HTTP1ResponseStream.parse(Array(raw.utf8), methods: ["POST", "POST", "GET"])
@@ -178,7 +179,9 @@ struct HTTP2UpstreamFramingIntegrationTests {
         }
         // A body longer than its content-length: never relayed as a complete response with the extra bytes.
         let raw = try RawClient.exchange(
-            port: setup.port, bytes: "GET /cl HTTP/1.1\r\nHost: a\r\nx-misbehave: cl-mismatch\r\n\r\nGET /after HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+            port: setup.port,
+            bytes: "GET /cl HTTP/1.1\r\nHost: a\r\nx-misbehave: cl-mismatch\r\n\r\n"
+                + "GET /after HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
         #expect(!raw.contains("mmmmmmmmmmm"), "bytes beyond content-length reached the client: \(raw)")
         // 20 interim 103 heads: dropped (only a requested 100 is relayed), the final response arrives intact.
         let early = try Curl.get("\(setup.base)/early", ["-H", "x-misbehave: informational"])

@@ -45,7 +45,8 @@ struct HTTP1ResponseStream {
             responses.append(response)
         }
         guard rest.isEmpty else {
-            throw TestFailure("\(rest.count) bytes after the last response: \(String(decoding: rest.prefix(80), as: UTF8.self))")
+            let start = String(decoding: rest.prefix(80), as: UTF8.self)
+            throw TestFailure("\(rest.count) bytes after the last response: \(start)")
         }
         return responses
     }
@@ -68,7 +69,8 @@ struct HTTP1ResponseStream {
             let field = try self.line(&rest)
             if field.isEmpty { break }
             guard let colon = field.firstIndex(of: ":") else { throw TestFailure("bad header line: \(field)") }
-            headers.append((String(field[..<colon]), field[field.index(after: colon)...].trimmingCharacters(in: .whitespaces)))
+            let value = field[field.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            headers.append((String(field[..<colon]), value))
         }
         return Response(statusLine: statusLine, status: status, headers: headers, body: [])
     }
