@@ -331,17 +331,22 @@ struct HTTP2AbuseIntegrationTests {
 
     @Test(.enabled(if: available)) func malformedRequestsAreResetAndNeverForwarded() async throws {
         let setup = try await self.start()
-        let (outcomes, took) = try H2AbuseClient.runAll(
-            "malformed", port: setup.port,
-            ["--case", Self.malformedCases.joined(separator: ","), "--path", "/rec", "--follow-path", "/direct"])
-        #expect(outcomes.count == Self.malformedCases.count)
-        #expect(took < Self.attackBound, "\(took)")
-        for (name, outcome) in zip(Self.malformedCases, outcomes) {
-            #expect(outcome.reset(1) == HTTP2Code.protocolError, "\(name): \(outcome)")
-            #expect(outcome.status(1) == nil, "\(name): answered \(outcome)")
-            // A stream error, not a connection error: the next request on the connection is served.
-            #expect(outcome.goaway == nil, "\(name): \(outcome)")
-            #expect(outcome.status(3) == 200, "\(name): follow-up request failed: \(outcome)")
+        // h2c, then h2 over TLS (ALPN): the same session behind either.
+        for tls in [false, true] {
+            let (outcomes, took) = try H2AbuseClient.runAll(
+                "malformed", port: tls ? setup.tlsPort : setup.port,
+                ["--case", Self.malformedCases.joined(separator: ","), "--path", "/rec", "--follow-path", "/direct"]
+                    + (tls ? ["--tls", "--authority", "a.example.com"] : []))
+            #expect(outcomes.count == Self.malformedCases.count)
+            #expect(took < Self.attackBound, "\(took)")
+            for (name, outcome) in zip(Self.malformedCases, outcomes) {
+                let label = tls ? "\(name) over TLS" : name
+                #expect(outcome.reset(1) == HTTP2Code.protocolError, "\(label): \(outcome)")
+                #expect(outcome.status(1) == nil, "\(label): answered \(outcome)")
+                // A stream error, not a connection error: the next request on the connection is served.
+                #expect(outcome.goaway == nil, "\(label): \(outcome)")
+                #expect(outcome.status(3) == 200, "\(label): follow-up request failed: \(outcome)")
+            }
         }
         // A field over 64 KiB is beyond what nghttp2's HPACK decoder keeps: the connection ends (COMPRESSION_ERROR).
         let (giant, _) = try H2AbuseClient.run(
