@@ -95,11 +95,11 @@ struct HTTP2AbuseIntegrationTests {
     /// budget of the pre-attack RSS.
     private func attack(
         _ setup: Setup, _ name: String, _ arguments: [String] = [], tls: Bool = false
-    ) throws -> H2AbuseClient.Outcome {
+    ) async throws -> H2AbuseClient.Outcome {
         let before = try ProcessMemory.resident(pid: setup.pid)
         let port = tls ? setup.tlsPort : setup.port
         let extra = tls ? ["--tls", "--authority", "a.example.com"] : []
-        let (outcome, took) = try H2AbuseClient.run(name, port: port, arguments + extra)
+        let (outcome, took) = try await H2AbuseClient.run(name, port: port, arguments + extra)
         #expect(took < Self.attackBound, "\(name) took \(took): \(outcome)")
         let peak = try ProcessMemory.peak(pid: setup.pid)
         #expect(peak - before < Self.memoryBudgetKiB, "\(name): peak RSS \(peak) KiB, \(before) KiB before")
@@ -131,7 +131,7 @@ struct HTTP2AbuseIntegrationTests {
         let setup = try await self.start()
         for tls in [false, true] {
             let label = tls ? "rapid reset over TLS" : "rapid reset"
-            let outcome = try self.attack(setup, "rapid-reset", ["--count", "1500"], tls: tls)
+            let outcome = try await self.attack(setup, "rapid-reset", ["--count", "1500"], tls: tls)
             self.expectCalm(outcome, label)
             // Envoy's rule: judged after 500 streams, so the GOAWAY names stream 999 (or little more), far below
             // the 1500 pairs sent, and every stream above it may be retried by a well-behaved client.
@@ -149,7 +149,7 @@ struct HTTP2AbuseIntegrationTests {
         // The upstream never answers, so each request is still in flight when its reset comes 2 ms later: the
         // costly form of CVE-2023-44487, where the gateway has already started upstream work for every stream.
         let setup = try await self.start(recorderAnswers: false)
-        let outcome = try self.attack(setup, "rapid-reset", ["--count", "3000", "--split"])
+        let outcome = try await self.attack(setup, "rapid-reset", ["--count", "3000", "--split"])
         self.expectCalm(outcome, "rapid reset of started requests")
         let last = outcome.goaway?.lastStreamId ?? 0
         #expect(last >= 999 && last < 1200, "last stream \(last): \(outcome.elapsed) s")
@@ -161,7 +161,7 @@ struct HTTP2AbuseIntegrationTests {
 
     @Test(.enabled(if: available)) func continuationFloodIsCutShort() async throws {
         let setup = try await self.start()
-        let outcome = try self.attack(setup, "continuation", ["--count", "2000"])
+        let outcome = try await self.attack(setup, "continuation", ["--count", "2000"])
         // nghttp2's max_continuations (8) ends it long before the block could reach the header list limit.
         self.expectCalm(outcome, "CONTINUATION flood")
         #expect(setup.recorder.recorded.isEmpty)
@@ -171,11 +171,11 @@ struct HTTP2AbuseIntegrationTests {
     @Test(.enabled(if: available)) func hpackBombIsRefusedWithoutDecodingIt() async throws {
         let setup = try await self.start()
         // 10,000 one-byte references to a 4 KiB dynamic-table entry decode to 40 MB: a connection error at once.
-        let bomb = try self.attack(setup, "hpack-bomb", ["--count", "10000", "--path", "/direct"])
+        let bomb = try await self.attack(setup, "hpack-bomb", ["--count", "10000", "--path", "/direct"])
         self.expectCalm(bomb, "HPACK bomb")
         #expect(bomb.status(1) == 200 || bomb.status(1) == nil, "\(bomb)")
         // 20 references (80 KiB decoded) exceed the 60 KiB header list: only that stream is reset.
-        let small = try self.attack(setup, "hpack-bomb", ["--count", "20", "--path", "/direct"])
+        let small = try await self.attack(setup, "hpack-bomb", ["--count", "20", "--path", "/direct"])
         #expect(small.goaway == nil, "\(small)")
         #expect(small.reset(3) == HTTP2Code.protocolError, "\(small)")
         #expect(small.status(1) == 200, "\(small)")
@@ -184,20 +184,20 @@ struct HTTP2AbuseIntegrationTests {
 
     @Test(.enabled(if: available)) func settingsAndPingFloodsGetGoAway() async throws {
         let setup = try await self.start()
-        let settings = try self.attack(setup, "settings-flood", ["--count", "5000"])
+        let settings = try await self.attack(setup, "settings-flood", ["--count", "5000"])
         self.expectCalm(settings, "SETTINGS flood")
-        let ping = try self.attack(setup, "ping-flood", ["--count", "5000"])
+        let ping = try await self.attack(setup, "ping-flood", ["--count", "5000"])
         self.expectCalm(ping, "PING flood")
         // Never reading the PING ACKs: the gateway neither queues them without bound nor hangs; after its GOAWAY
         // it reads and drops the rest of the flood until it closes.
-        let deaf = try self.attack(setup, "ping-flood", ["--count", "100000", "--no-read", "--hold", "3"])
+        let deaf = try await self.attack(setup, "ping-flood", ["--count", "100000", "--no-read", "--hold", "3"])
         self.expectCalm(deaf, "PING flood, not reading")
         await setup.stop()
     }
 
     @Test(.enabled(if: available)) func emptyDataFramesGetGoAway() async throws {
         let setup = try await self.start()
-        let outcome = try self.attack(setup, "empty-data", ["--count", "1000"])
+        let outcome = try await self.attack(setup, "empty-data", ["--count", "1000"])
         // Envoy's limit: one empty frame in a row is tolerated, the second ends the connection.
         self.expectCalm(outcome, "empty DATA flood")
         #expect(outcome.goaway?.lastStreamId == 1, "\(outcome)")
@@ -210,7 +210,7 @@ struct HTTP2AbuseIntegrationTests {
         // no lasting state: they are read at line rate and a request sent after them on the same connection is
         // answered. What bounds them is the common check: little time, flat memory.
         for flood in ["priority-flood", "window-update-flood"] {
-            let outcome = try self.attack(setup, flood, ["--count", "50000", "--path", "/direct"])
+            let outcome = try await self.attack(setup, flood, ["--count", "50000", "--path", "/direct"])
             #expect(outcome.goaway == nil, "\(flood): \(outcome)")
             #expect(outcome.followStatus == 200, "\(flood): the request after the flood was not answered: \(outcome)")
             #expect(outcome.framesSent >= 50_000 - 256, "\(flood): \(outcome)")
@@ -223,14 +223,14 @@ struct HTTP2AbuseIntegrationTests {
         let setup = try await self.start(recorderAnswers: false)
         // 150 open streams sent before our SETTINGS could be acknowledged: the 50 over the limit of 100 are
         // refused (REFUSED_STREAM, safe to retry) and the connection stays up.
-        let early = try self.attack(setup, "many-streams", ["--count", "150", "--path", "/rec"])
+        let early = try await self.attack(setup, "many-streams", ["--count", "150", "--path", "/rec"])
         #expect(early.goaway == nil, "\(early)")
         let refused = early.resets.filter { $0.value == HTTP2Code.refusedStream }.keys.compactMap { Int($0) }
         #expect(refused.count == 50, "\(early)")
         #expect(refused.allSatisfy { $0 > 199 }, "a stream within the limit was refused: \(refused.sorted())")
         // Once the client acknowledged the limit, exceeding it is a connection error (RFC 9113 §5.1.2), and the
         // GOAWAY names the last stream within it.
-        let late = try self.attack(setup, "many-streams", ["--count", "150", "--path", "/rec", "--ack-first"])
+        let late = try await self.attack(setup, "many-streams", ["--count", "150", "--path", "/rec", "--ack-first"])
         #expect(late.goaway?.code == HTTP2Code.protocolError, "\(late)")
         #expect(late.goaway?.lastStreamId == 199, "\(late)")
         #expect(late.closed, "\(late)")
@@ -241,13 +241,14 @@ struct HTTP2AbuseIntegrationTests {
         let setup = try await self.start()
         // 20 streams of 64 MiB each (1.25 GiB in all) toward a client whose windows stay at 0: the upstream is
         // paused by backpressure, so only the per-stream queue limit is held in memory.
-        let stalled = try self.attack(
+        let stalled = try await self.attack(
             setup, "zero-window", ["--count", "20", "--path", "/bytes/67108864", "--hold", "2"])
         #expect(stalled.dataBytes == 0, "DATA sent beyond a zero window: \(stalled)")
         #expect(stalled.statuses.count == 20, "response heads (not flow-controlled) should arrive: \(stalled)")
         #expect(stalled.goaway == nil)
         // With a route timeout the stalled streams are reset when it expires (2 s) instead of being held.
-        let timed = try self.attack(setup, "zero-window", ["--count", "4", "--path", "/stall/67108864", "--hold", "8"])
+        let timed = try await self.attack(
+            setup, "zero-window", ["--count", "4", "--path", "/stall/67108864", "--hold", "8"])
         #expect(timed.resets.count == 4, "\(timed)")
         #expect(timed.resets.values.allSatisfy { $0 == HTTP2Code.internalError }, "\(timed)")
         #expect(timed.elapsed >= 1.5 && timed.elapsed < 6, "\(timed)")
@@ -259,14 +260,14 @@ struct HTTP2AbuseIntegrationTests {
         let setup = try await self.start(arguments: ["--stream-flush-timeout", "1"])
         // No route timeout here: the flush timeout (1 s for the test, 5 min by default) resets the streams whose
         // data has not moved, releasing their upstream connections.
-        let stalled = try self.attack(
+        let stalled = try await self.attack(
             setup, "zero-window", ["--count", "4", "--path", "/bytes/67108864", "--hold", "6"])
         #expect(stalled.resets.count == 4, "\(stalled)")
         #expect(stalled.resets.values.allSatisfy { $0 == HTTP2Code.cancel }, "\(stalled)")
         #expect(stalled.elapsed >= 0.9 && stalled.elapsed < 4, "\(stalled)")
         #expect(stalled.dataBytes == 0 && stalled.goaway == nil, "\(stalled)")
         // A slow reader that keeps opening its window a little is not stalled: its streams live on.
-        let slow = try self.attack(
+        let slow = try await self.attack(
             setup, "zero-window", ["--count", "2", "--path", "/bytes/67108864", "--hold", "3", "--dribble", "100"])
         #expect(slow.resets.isEmpty, "\(slow)")
         #expect(slow.dataBytes > 0, "\(slow)")
@@ -333,7 +334,7 @@ struct HTTP2AbuseIntegrationTests {
         let setup = try await self.start()
         // h2c, then h2 over TLS (ALPN): the same session behind either.
         for tls in [false, true] {
-            let (outcomes, took) = try H2AbuseClient.runAll(
+            let (outcomes, took) = try await H2AbuseClient.runAll(
                 "malformed", port: tls ? setup.tlsPort : setup.port,
                 ["--case", Self.malformedCases.joined(separator: ","), "--path", "/rec", "--follow-path", "/direct"]
                     + (tls ? ["--tls", "--authority", "a.example.com"] : []))
@@ -349,7 +350,7 @@ struct HTTP2AbuseIntegrationTests {
             }
         }
         // A field over 64 KiB is beyond what nghttp2's HPACK decoder keeps: the connection ends (COMPRESSION_ERROR).
-        let (giant, _) = try H2AbuseClient.run(
+        let (giant, _) = try await H2AbuseClient.run(
             "malformed", port: setup.port, ["--case", "giant-header", "--path", "/rec"])
         #expect(giant.goaway?.code == HTTP2Code.compressionError && giant.closed, "\(giant)")
         // Nothing of any malformed request reached the upstream, not even a connection.
@@ -363,7 +364,7 @@ struct HTTP2AbuseIntegrationTests {
         // The upstream never answers, so the request is still in flight when the offending DATA arrives.
         let setup = try await self.start(recorderAnswers: false)
         let names = ["cl-zero-with-data", "cl-short"]
-        let (outcomes, _) = try H2AbuseClient.runAll(
+        let (outcomes, _) = try await H2AbuseClient.runAll(
             "malformed", port: setup.port,
             ["--case", names.joined(separator: ","), "--split", "--path", "/rec", "--follow-path", "/direct"])
         #expect(outcomes.count == names.count)
