@@ -126,8 +126,14 @@ public final class HTTP2ClientSession {
                 } else {
                     events.append(.trailers(streamID: streamID, headers))
                 }
-            case .headers(_, _, _, .informational):
-                continue
+            case .headers(let streamID, let headers, _, .informational):
+                guard !rejected.contains(streamID) else { continue }
+                if HTTP2HeaderValidation.validateResponse(headers) != nil {
+                    rejected.insert(streamID)
+                    self.core.reject(streamID: streamID, errorCode: HTTP2ErrorCode.protocolError)
+                } else {
+                    events.append(.informational(streamID: streamID, headers: headers))
+                }
             case .data(let streamID, let buffer, let endStream):
                 guard !rejected.contains(streamID) else { continue }
                 events.append(.data(streamID: streamID, buffer, endStream: endStream))

@@ -19,8 +19,10 @@ public enum HTTP2ServerEvent: Sendable {
 
 /// What a client session parsed from the server's bytes.
 public enum HTTP2ClientEvent: Sendable {
-    /// The final (non-1xx) response head; informational responses are not reported.
+    /// The final (non-1xx) response head.
     case response(streamID: Int32, headers: [HTTP2Header], endStream: Bool)
+    /// An informational (1xx) response head before the final one, e.g. `100` to `expect: 100-continue`.
+    case informational(streamID: Int32, headers: [HTTP2Header])
     /// Response body bytes; pass their count to `consumed(streamID:bytes:)` once processed.
     case data(streamID: Int32, ByteBuffer, endStream: Bool)
     /// Response trailers (gRPC status lives here); they end the response stream.

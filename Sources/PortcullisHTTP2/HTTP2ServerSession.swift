@@ -96,6 +96,12 @@ public final class HTTP2ServerSession {
         self.core.bufferedBytes(streamID: streamID)
     }
 
+    /// Streams whose response data (or its end) waits for the client's flow-control window, with the DATA
+    /// bytes framed so far: a count that stops moving means a stalled stream (zero-window stall, CVE-2019-9517).
+    public func blockedStreams() -> [(streamID: Int32, framedBytes: Int)] {
+        self.core.blockedStreams()
+    }
+
     /// Whether `pendingOutput()` has bytes.
     public var wantsWrite: Bool { self.core.hasOutput }
 

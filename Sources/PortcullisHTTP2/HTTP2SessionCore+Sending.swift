@@ -65,6 +65,13 @@ extension HTTP2SessionCore {
         self.streams[streamID]?.outboundBytes ?? 0
     }
 
+    /// Streams whose queued body (or its end) waits for the peer's window, with the body bytes framed so far.
+    func blockedStreams() -> [(streamID: Int32, framedBytes: Int)] {
+        self.streams.compactMap { streamID, state in
+            state.blocked && !state.resetByUs ? (streamID, state.framedBytes) : nil
+        }
+    }
+
     /// Tells nghttp2 a deferred provider has data (or its end) again.
     private func resumeProvider(streamID: Int32) {
         guard let session = self.session, self.streams[streamID]?.providerDeferred == true else { return }
@@ -104,6 +111,7 @@ extension HTTP2SessionCore {
             chunk.moveReaderIndex(forwardBy: take)
             written += take
             state.outboundBytes -= take
+            state.framedBytes += take
             if chunk.readableBytes == 0 {
                 state.outbound.removeFirst()
             } else {

@@ -38,6 +38,8 @@ struct HTTP2StreamState {
     var outbound = CircularBuffer<ByteBuffer>()
     /// Sum of `outbound`'s readable bytes.
     var outboundBytes = 0
+    /// Body bytes framed into DATA so far (progress of a stream waiting for window).
+    var framedBytes = 0
     /// A data provider is attached, so DATA may follow the head.
     var hasProvider = false
     /// The provider returned NGHTTP2_ERR_DEFERRED and needs `nghttp2_session_resume_data`.

@@ -140,9 +140,13 @@ final class DownstreamHTTP1Handler: ChannelInboundHandler, DownstreamConnectionH
         }
     }
 
-    /// Resets the connection (a response already started and cannot be completed).
+    /// Closes the connection at once (a response already started and cannot be completed), after handing the
+    /// socket what was already written (a response head, part of a body), so the client sees a truncated
+    /// response rather than none: an upstream reset in the same read as the head (e.g. an HTTP/2 upstream sending
+    /// DATA after a HEAD's head) still delivers the head.
     func abort() {
         self.closing = true
+        self.context?.flush()
         self.context?.close(promise: nil)
     }
 

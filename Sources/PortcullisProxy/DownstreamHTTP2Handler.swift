@@ -22,6 +22,15 @@ final class DownstreamHTTP2Handler: ChannelInboundHandler, DownstreamConnectionH
     private var closing = false
     private var draining = false
     private var idleTimer: Scheduled<Void>?
+    private var flushTimer: Scheduled<Void>?
+    private var closeTimer: Scheduled<Void>?
+    /// Streams found blocked on the client's window at the last flush check: DATA bytes framed by then, and
+    /// since when that count has not moved.
+    private var stalls: [Int32: (framed: Int, since: NIODeadline)] = [:]
+    /// The socket stopped taking our bytes (the client does not read): bytes still buffered in the channel at the
+    /// last flush check, and since when that amount has not gone down; cleared whenever the channel becomes
+    /// writable again.
+    private var socketStall: (buffered: Int, since: NIODeadline)?
     private var lastActivity = NIODeadline.now()
     private(set) var remoteIP = "-"
     private(set) var remoteAddress = "-"
@@ -102,17 +111,33 @@ final class DownstreamHTTP2Handler: ChannelInboundHandler, DownstreamConnectionH
         if self.session.isClosed || (self.draining && self.streams.isEmpty) { self.close() }
     }
 
+    /// Envoy's delayed close: the last frames (a GOAWAY) go out followed by a FIN, and input is read and dropped
+    /// until the client closes too or `delayedCloseTimeout` passes. Closing at once with unread input makes the
+    /// kernel answer with a RST, which can discard the GOAWAY still in flight, and with it the last-stream-id
+    /// that tells the client what is safe to retry. The deadline holds even if the flush never completes.
     private func close() {
         guard !self.closing, let context = self.context else { return }
         self.closing = true
         if let output = self.session.pendingOutput() {
             context.write(self.wrapOutboundOut(output), promise: nil)
         }
+        self.closeTimer = context.eventLoop.assumeIsolated().scheduleTask(in: Self.delayedCloseTimeout) {
+            self.context?.close(promise: nil)
+        }
         context.writeAndFlush(self.wrapOutboundOut(context.channel.allocator.buffer(capacity: 0)))
             .assumeIsolated().whenComplete { _ in
-                self.context?.close(promise: nil)
+                guard let context = self.context else { return }
+                // Keep reading (and dropping) so the client's last bytes do not sit unread.
+                _ = try? context.channel.syncOptions?.setOption(.autoRead, value: true)
+                context.read()
+                let halfClosed = context.eventLoop.makePromise(of: Void.self)
+                halfClosed.futureResult.assumeIsolated().whenFailure { _ in self.context?.close(promise: nil) }
+                context.close(mode: .output, promise: halfClosed)
             }
     }
+
+    /// How long a closing connection waits for the client to close after our FIN (Envoy's 1 s default).
+    static let delayedCloseTimeout: TimeAmount = .seconds(1)
 }
 
 extension DownstreamHTTP2Handler {
@@ -136,18 +161,26 @@ extension DownstreamHTTP2Handler {
         if let local = context.channel.localAddress { self.localAddress = UpstreamConnection.format(local) }
         self.worker.register(self)
         self.scheduleIdleCheck(after: self.worker.services.limits.downstreamIdleTimeout)
+        self.scheduleFlushCheck()
         // Our SETTINGS go out at once.
         self.flushOutput()
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let handshake = event as? TLSHandshakeCompleted { self.peerTLS = handshake }
+        // The client's FIN during a delayed close (TLS listeners allow half-closure): done.
+        if self.closing, case .inputClosed? = event as? ChannelEvent {
+            context.close(promise: nil)
+            return
+        }
         context.fireUserInboundEventTriggered(event)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         self.closing = true
         self.idleTimer?.cancel()
+        self.flushTimer?.cancel()
+        self.closeTimer?.cancel()
         self.worker.unregister(self)
         let streams = self.streams.values
         self.streams.removeAll()
@@ -196,6 +229,7 @@ extension DownstreamHTTP2Handler {
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         let writable = context.channel.isWritable
+        if writable { self.socketStall = nil }
         // Stop reading while we cannot write (bounds what a PING/SETTINGS flood makes us queue).
         _ = try? context.channel.syncOptions?.setOption(.autoRead, value: writable)
         for stream in self.streams.values { stream.exchange?.downstreamWritabilityChanged(writable) }
@@ -243,6 +277,65 @@ extension DownstreamHTTP2Handler {
         case .windowAvailable(let streamID):
             self.streams[streamID]?.exchange?.downstreamWritabilityChanged(true)
         }
+    }
+
+    /// Checks for stalled streams twice per flush timeout, so a stall is caught between 1x and 1.5x of it.
+    private func scheduleFlushCheck() {
+        let half = self.worker.services.limits.streamFlushTimeout.nanoseconds / 2
+        let period = TimeAmount.nanoseconds(max(half, 1_000_000))
+        let bound = NIOLoopBound(self, eventLoop: self.worker.eventLoop)
+        self.flushTimer = self.worker.eventLoop.scheduleTask(in: period) {
+            bound.value.flushCheck()
+        }
+    }
+
+    /// Resets every stream whose response data has not moved for the flush timeout while waiting for the
+    /// client's window (a zero-window stall, CVE-2019-9517), so it no longer holds its upstream or its queue; and
+    /// closes the connection when the socket itself has taken nothing for that long (a client that stopped
+    /// reading: TCP zero window, HARDENING §B4.3).
+    private func flushCheck() {
+        self.flushTimer = nil
+        guard !self.closing, let channel = self.context?.channel else { return }
+        let now = NIODeadline.now()
+        let limit = self.worker.services.limits.streamFlushTimeout
+        if channel.isWritable {
+            self.socketStall = nil
+        } else {
+            // While unwritable we stop reading, so the channel's buffer only shrinks if the client reads.
+            let buffered = (try? channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
+            if let stall = self.socketStall, buffered >= stall.buffered {
+                if now - stall.since >= limit {
+                    channel.close(promise: nil)
+                    return
+                }
+            } else {
+                self.socketStall = (buffered, now)
+            }
+        }
+        var watched: [Int32: (framed: Int, since: NIODeadline)] = [:]
+        for (streamID, framed) in self.session.blockedStreams() {
+            guard let seen = self.stalls[streamID], seen.framed == framed else {
+                watched[streamID] = (framed, now)
+                continue
+            }
+            if now - seen.since >= limit {
+                self.resetStalled(streamID)
+            } else {
+                watched[streamID] = seen
+            }
+        }
+        self.stalls = watched
+        self.flushOutput()
+        self.scheduleFlushCheck()
+    }
+
+    private func resetStalled(_ streamID: Int32) {
+        self.session.resetStream(streamID: streamID, errorCode: HTTP2ErrorCode.cancel)
+        guard let stream = self.streams.removeValue(forKey: streamID) else { return }
+        let exchange = stream.exchange
+        stream.exchange = nil
+        exchange?.downstreamStalled()
+        if self.streams.isEmpty { self.lastActivity = .now() }
     }
 
     private func scheduleIdleCheck(after delay: TimeAmount) {

@@ -239,6 +239,15 @@ final class ProxyExchange {
         self.finish(notifyDownstream: false)
     }
 
+    /// The client left the response stalled on its flow-control window past the flush timeout (HTTP/2).
+    func downstreamStalled() {
+        guard self.phase != .finished else { return }
+        self.record.responseFlags.insert(.streamIdleTimeout)
+        self.keepAliveAfterResponse = false
+        self.dropUpstream()
+        self.finish(notifyDownstream: false)
+    }
+
     /// The rest of the request was malformed after the head went upstream.
     func downstreamProtocolError(_ error: HTTP1ParseError) {
         guard self.phase != .finished else { return }

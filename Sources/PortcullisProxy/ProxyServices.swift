@@ -47,5 +47,11 @@ public struct ProxyLimits: Sendable {
     /// Downstream HTTP/2: max concurrent streams (default 100), stream and connection receive windows, and the
     /// abuse limits of HARDENING §B3.
     public var http2 = HTTP2Settings()
+    /// An HTTP/2 response whose data waited this long for the client's flow-control window without a byte of
+    /// progress is reset, releasing its upstream (Envoy's stream_flush_timeout, which defaults to the 5 min
+    /// stream idle timeout; HARDENING §B3.8); an HTTP/2 connection whose socket took no byte for this long (the
+    /// client stopped reading; the kernel takes bytes again once a third of its send buffer is free) is closed.
+    /// Detected within 1.5x this time.
+    public var streamFlushTimeout: TimeAmount = .minutes(5)
     public init() {}
 }

@@ -225,6 +225,8 @@ extension UpstreamHTTP2Connection {
         switch event {
         case .response(let streamID, let headers, let endStream):
             self.streams[streamID]?.responseHead(headers, endStream: endStream)
+        case .informational(let streamID, let headers):
+            self.streams[streamID]?.informationalHead(headers)
         case .data(let streamID, let buffer, let endStream):
             guard let stream = self.streams[streamID] else {
                 self.session.consumed(streamID: streamID, bytes: buffer.readableBytes)

@@ -26,7 +26,8 @@ enum UpstreamHTTP2Fields {
 
     /// The response head of an HTTP/2 stream in the shape the exchange consumes: a body framed by its
     /// `content-length`, else open-ended (HTTP/1 clients get it chunked, which also carries the trailers), or none
-    /// when the HEADERS frame ended the stream.
+    /// when the HEADERS frame ended the stream. HTTP/2 has no reason phrase: HTTP/1 clients get the standard one
+    /// ("200 OK", as Envoy writes), not an empty one.
     static func responseHead(_ fields: [HTTP2Header], endStream: Bool) -> HTTP1ResponseHead {
         var status = 0
         var headers = HTTPHeaderList()
@@ -46,7 +47,9 @@ enum UpstreamHTTP2Fields {
         } else {
             framing = endStream ? .none : .chunked
         }
-        return HTTP1ResponseHead(status: status, headers: headers, framing: framing, keepAlive: true)
+        return HTTP1ResponseHead(
+            status: status, reason: HTTP1Serializer.reasonPhrase(status), headers: headers, framing: framing,
+            keepAlive: true)
     }
 
     static func headerList(_ fields: [HTTP2Header]) -> HTTPHeaderList {

@@ -24,6 +24,7 @@ final class UpstreamHTTP2Stream: UpstreamTransport {
     private var responseEnded = false
     private var paused = false
     private var unconsumed = 0
+    private var interimHeads = 0
 
     init(connection: UpstreamHTTP2Connection) {
         self.connection = connection
@@ -126,6 +127,26 @@ final class UpstreamHTTP2Stream: UpstreamTransport {
         self.sawHead = true
         receiver.upstreamHead(UpstreamHTTP2Fields.responseHead(fields, endStream: endStream))
         if endStream { self.ended(trailers: nil) }
+    }
+
+    /// A 1xx head: the exchange relays a `100` the client asked for (Expect: 100-continue) and drops the rest.
+    /// More than an HTTP/1.1 upstream may send (16) is a storm (HARDENING §B8.6): the stream is reset and the
+    /// client gets 502, as for an HTTP/1.1 upstream.
+    func informationalHead(_ fields: [HTTP2Header]) {
+        guard !self.done, !self.sawHead, let receiver = self.receiver else { return }
+        self.interimHeads += 1
+        guard self.interimHeads <= HTTP1ResponseParser.maxInterimResponses else {
+            self.done = true
+            self.receiver = nil
+            if let id = self.streamID {
+                self.connection.session.resetStream(streamID: id, errorCode: HTTP2ErrorCode.protocolError)
+                self.connection.flushOutput()
+                self.connection.streamFinished(id)
+            }
+            receiver.upstreamFailed(.protocolError("too many interim responses"))
+            return
+        }
+        receiver.upstreamInformational(UpstreamHTTP2Fields.responseHead(fields, endStream: false))
     }
 
     func responseData(_ data: ByteBuffer, endStream: Bool) {

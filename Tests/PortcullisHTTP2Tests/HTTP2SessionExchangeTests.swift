@@ -38,6 +38,33 @@ import Testing
         #expect(pair.server.activeStreamCount == 0)
     }
 
+    @Test func informationalHeadsAreReportedBeforeTheResponse() throws {
+        let pair = try SessionPair()
+        let streamID = try pair.client.startRequest(
+            headers: headers([(":method", "POST"), (":scheme", "http"), (":authority", "a"), (":path", "/up"),
+                              ("expect", "100-continue")]),
+            endStream: false)
+        try pair.pump()
+        pair.server.sendResponse(streamID: streamID, headers: headers([(":status", "100")]), endStream: false)
+        try pair.pump()
+        let interim = pair.takeClientEvents()
+        guard case .informational(streamID, let head)? = interim.first, interim.count == 1 else {
+            Issue.record("no informational event: \(interim)")
+            return
+        }
+        #expect(head == headers([(":status", "100")]))
+        pair.client.sendData(streamID: streamID, ByteBuffer(string: "body"), endStream: true)
+        try pair.pump()
+        pair.server.sendResponse(streamID: streamID, headers: headers([(":status", "204")]), endStream: true)
+        try pair.pump()
+        let final = pair.takeClientEvents()
+        guard case .response(streamID, let response, true)? = final.first else {
+            Issue.record("no final response: \(final)")
+            return
+        }
+        #expect(response.first == HTTP2Header(name: ":status", value: "204"))
+    }
+
     @Test func oneMebibyteBothWaysWithFlowControl() throws {
         let small = HTTP2Settings(initialWindowSize: 16_384, connectionWindowSize: 65_535)
         let pair = try SessionPair(client: small, server: small)
@@ -110,6 +137,24 @@ import Testing
         try pair.pump()
         #expect(pair.client.activeStreamCount == 0)
         #expect(pair.server.activeStreamCount == 0)
+    }
+
+    @Test func blockedStreamsReportFramedBytesSoStallsCanBeTold() throws {
+        // The client's stream window starts at 0: the server can frame nothing until the client consumes.
+        let pair = try SessionPair(client: HTTP2Settings(initialWindowSize: 0))
+        try pair.pump()
+        let streamID = try pair.client.startRequest(headers: getRequest(), endStream: true)
+        try pair.pump()
+        pair.server.sendResponse(streamID: streamID, headers: headers([(":status", "200")]), endStream: false)
+        pair.server.sendData(streamID: streamID, ByteBuffer(repeating: 0x61, count: 10_000), endStream: true)
+        try pair.pump()
+        #expect(pair.server.blockedStreams().map(\.streamID) == [streamID])
+        #expect(pair.server.blockedStreams().first?.framedBytes == 0)
+        // A WINDOW_UPDATE of 4096 lets that much through: the framed count moves (a slow reader, not a stall).
+        let update: [UInt8] = RawFrame(type: 0x8, flags: 0, streamID: streamID, payload: [0, 0, 0x10, 0]).bytes
+        _ = try pair.server.receive(ByteBuffer(bytes: update))
+        #expect(pair.server.blockedStreams().first?.framedBytes == 4096)
+        #expect(pair.server.bufferedBytes(streamID: streamID) == 10_000 - 4096)
     }
 
     @Test func trailersBothWays() throws {

@@ -71,6 +71,9 @@ final class PythonPeer: @unchecked Sendable {
         throw TestFailure("\(script) did not start listening in time")
     }
 
+    /// What the peer wrote to stdout so far (the `listening` line, then whatever the script reports).
+    var output: String { (try? String(contentsOf: self.outputFile, encoding: .utf8)) ?? "" }
+
     /// What the peer wrote to stderr so far (for failure messages).
     var errors: String { (try? String(contentsOf: self.errorFile, encoding: .utf8)) ?? "" }
 

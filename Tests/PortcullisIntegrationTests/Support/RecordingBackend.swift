@@ -32,7 +32,8 @@ final class RecordingBackend: Sendable {
             .childChannelInitializer { channel in
                 accepted.withLockedValue { $0 += 1 }
                 return channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(RecordingHandler(sink: sink, status: status, answers: answers))
+                    try channel.pipeline.syncOperations.addHandler(
+                        RecordingHandler(sink: sink, status: status, answers: answers))
                 }
             }
             .bind(host: "127.0.0.1", port: 0).get()
