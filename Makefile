@@ -73,12 +73,14 @@ release: deps
 run: release
 	"$$($(SWIFT_BUILD) -c release --show-bin-path)/portcullis" run --config $(CONFIG) $(ARGS)
 
-# Integration tests start the real binary: PORTCULLIS_BINARY points them at the debug build made first.
+# Integration tests start the real binary: PORTCULLIS_BINARY points them at the debug build made first. Tests run
+# one at a time (--no-parallel): many wait on real processes, and on a 2-core machine parallel suites starve the
+# concurrency pool that the waiting ones need, which shows up as timeouts, not as speed.
 test: test-tools
 	$(SWIFT_BUILD) --product portcullis
 	$(SWIFT_BUILD) --build-tests
 	PORTCULLIS_BINARY="$${PORTCULLIS_BINARY:-$$($(SWIFT_BUILD) --show-bin-path)/portcullis}" \
-	    $(SWIFT) test $(SWIFTPM_FLAGS) --skip-build
+	    $(SWIFT) test $(SWIFTPM_FLAGS) --skip-build --no-parallel
 
 loadtest: deps
 	SWIFT="$(SWIFT)" SWIFTPM_FLAGS="$(SWIFTPM_FLAGS)" loadtest/run.sh $(SCENARIO)

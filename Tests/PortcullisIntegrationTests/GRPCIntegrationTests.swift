@@ -14,10 +14,11 @@ struct GRPCIntegrationTests {
         let server: PythonPeer
     }
 
-    private func start() async throws -> Setup {
+    private func start(slowBackendPort: Int? = nil) async throws -> Setup {
         let server = try await PythonPeer(script: "grpc_peer.py", arguments: ["server", "--name", "grpc-a"])
         let port = try FreePort.allocate()
         let dead = try FreePort.allocate()
+        let slow = slowBackendPort ?? dead
         let gateway = try GatewayProcess(files: [
             "gw.yaml": Configs.gateway(port: port),
             "se.yaml": """
@@ -42,6 +43,16 @@ struct GRPCIntegrationTests {
                   endpoints: [{address: 127.0.0.1, ports: {grpc: \(dead)}, labels: {version: v1}}]
                 ---
                 apiVersion: networking.istio.io/v1
+                kind: ServiceEntry
+                metadata: {name: slow, namespace: default}
+                spec:
+                  hosts: [slow.grpc.internal]
+                  location: MESH_INTERNAL
+                  resolution: STATIC
+                  ports: [{number: 80, name: http, protocol: HTTP}]
+                  endpoints: [{address: 127.0.0.1, ports: {http: \(slow)}}]
+                ---
+                apiVersion: networking.istio.io/v1
                 kind: DestinationRule
                 metadata: {name: dead, namespace: default}
                 spec:
@@ -58,6 +69,15 @@ struct GRPCIntegrationTests {
                   http:
                   - match: [{uri: {prefix: /test.Echo/}}]
                     route: [{destination: {host: echo.grpc.internal}}]
+                ---
+                apiVersion: networking.istio.io/v1
+                kind: VirtualService
+                metadata: {name: slow, namespace: default}
+                spec:
+                  hosts: [slow.example.com]
+                  gateways: [istio-system/gw]
+                  http:
+                  - route: [{destination: {host: slow.grpc.internal}}]
                 ---
                 apiVersion: networking.istio.io/v1
                 kind: VirtualService
@@ -137,18 +157,22 @@ struct GRPCIntegrationTests {
     }
 
     @Test(.enabled(if: available)) func grpcTimeoutAppliesWhenTheRouteHasNone() async throws {
-        let setup = try await self.start()
+        // The upstream is a plain HTTP/1.1 backend that answers after 5 s and knows nothing of gRPC deadlines, so
+        // only the gateway can end the call at the deadline (a gRPC server would race it with its own).
+        let backend = try await TestBackend.start(name: "slow")
+        defer { Task { await backend.stop() } }
+        let setup = try await self.start(slowBackendPort: backend.port)
         defer { _ = setup.gateway.stop() }
-        // A raw gRPC request (5-byte frame header + "hi") with a 300 ms deadline to a method that takes 5 s: the
-        // gateway answers at the deadline with a Trailers-Only UNAVAILABLE, Envoy's 504-to-gRPC mapping.
+        // A raw gRPC request (5-byte frame header + "hi") with a 300 ms deadline: the gateway answers at the
+        // deadline with a Trailers-Only UNAVAILABLE, Envoy's 504-to-gRPC mapping.
         let message = FileManager.default.temporaryDirectory.appendingPathComponent("grpc-msg-\(UUID())")
         defer { try? FileManager.default.removeItem(at: message) }
         try Data([0, 0, 0, 0, 2, 0x68, 0x69]).write(to: message)
         let started = ContinuousClock.now
         let reply = try Curl.request([
             "--http2-prior-knowledge", "-X", "POST", "-H", "content-type: application/grpc", "-H", "te: trailers",
-            "-H", "grpc-timeout: 300m", "-H", "host: grpc.example.com", "--data-binary", "@\(message.path)",
-            "http://127.0.0.1:\(setup.port)/test.Echo/Sleep",
+            "-H", "grpc-timeout: 300m", "-H", "host: slow.example.com", "--data-binary", "@\(message.path)",
+            "http://127.0.0.1:\(setup.port)/delay/5000",
         ])
         let elapsed = ContinuousClock.now - started
         #expect(reply.status == 200)
