@@ -92,22 +92,16 @@ final class UpstreamHTTP2Stream: UpstreamTransport {
     }
 
     func complete(reusable: Bool, idleTimeout: TimeAmount) {
-        guard !self.done else { return }
-        self.done = true
-        self.receiver = nil
-        guard let id = self.streamID else {
-            self.connection.unreserve()
-            return
-        }
-        if !self.requestEnded || !self.responseEnded {
-            // Answered before the request finished: stop the upload (RFC 9113 §8.1).
-            self.connection.session.resetStream(streamID: id, errorCode: HTTP2ErrorCode.noError)
-            self.connection.flushOutput()
-        }
-        self.connection.streamFinished(id)
+        // Answered before the request finished: stop the upload with NO_ERROR (RFC 9113 §8.1).
+        self.release(resetCode: self.requestEnded && self.responseEnded ? nil : HTTP2ErrorCode.noError)
     }
 
     func abort() {
+        self.release(resetCode: HTTP2ErrorCode.cancel)
+    }
+
+    /// Hands the stream back: a reservation that never started, or a stream, reset with `resetCode` if given.
+    private func release(resetCode: UInt32?) {
         guard !self.done else { return }
         self.done = true
         self.receiver = nil
@@ -115,8 +109,10 @@ final class UpstreamHTTP2Stream: UpstreamTransport {
             self.connection.unreserve()
             return
         }
-        self.connection.session.resetStream(streamID: id, errorCode: HTTP2ErrorCode.cancel)
-        self.connection.flushOutput()
+        if let resetCode {
+            self.connection.session.resetStream(streamID: id, errorCode: resetCode)
+            self.connection.flushOutput()
+        }
         self.connection.streamFinished(id)
     }
 

@@ -41,18 +41,7 @@ extension UpstreamPool {
         self.scheduleSweep()
         let stream = connection.reserve()
         let bound = NIOLoopBound(connection, eventLoop: loop)
-        ClientBootstrap(group: loop)
-            .connectTimeout(connectTimeout)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    if let tls {
-                        try channel.pipeline.syncOperations.addHandler(
-                            TLSClientHandler(context: tls.context, serverName: tls.serverName))
-                    }
-                    try channel.pipeline.syncOperations.addHandler(bound.value)
-                }
-            }
+        self.bootstrap(connectTimeout: connectTimeout, tls: tls, handler: bound)
             .connect(to: address)
             .assumeIsolated()
             .whenFailure { error in

@@ -46,18 +46,7 @@ final class UpstreamPool {
         let loop = self.eventLoop
         if tls != nil { connection.handshake = loop.makePromise(of: Void.self) }
         let boundConnection = NIOLoopBound(connection, eventLoop: loop)
-        let bootstrap = ClientBootstrap(group: loop)
-            .connectTimeout(connectTimeout)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    if let tls {
-                        try channel.pipeline.syncOperations.addHandler(
-                            TLSClientHandler(context: tls.context, serverName: tls.serverName))
-                    }
-                    try channel.pipeline.syncOperations.addHandler(boundConnection.value)
-                }
-            }
+        let bootstrap = self.bootstrap(connectTimeout: connectTimeout, tls: tls, handler: boundConnection)
         return bootstrap.connect(to: address).flatMapErrorThrowing { error in
             let connection = boundConnection.value
             connection.handshake?.fail(error)
@@ -69,6 +58,25 @@ final class UpstreamPool {
             guard let handshake = connection.handshake else { return loop.makeSucceededFuture(()) }
             return handshake.futureResult
         }.map { _ in boundConnection.value }
+    }
+
+    /// A client bootstrap whose channels get a TLS client handler (when `tls` is set) and then `handler`.
+    func bootstrap<Handler: ChannelHandler>(
+        connectTimeout: TimeAmount, tls: (context: TLSContext, serverName: String?)?,
+        handler: NIOLoopBound<Handler>
+    ) -> ClientBootstrap {
+        ClientBootstrap(group: self.eventLoop)
+            .connectTimeout(connectTimeout)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        try channel.pipeline.syncOperations.addHandler(
+                            TLSClientHandler(context: tls.context, serverName: tls.serverName))
+                    }
+                    try channel.pipeline.syncOperations.addHandler(handler.value)
+                }
+            }
     }
 
     /// Returns a connection after a complete exchange; it closes after `idleTimeout` unused.

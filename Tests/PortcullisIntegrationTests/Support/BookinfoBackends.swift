@@ -21,18 +21,7 @@ final class BookinfoBackends: @unchecked Sendable {
     ///   SIGTERM and SIGINT, so the script's own handlers would never run: unblock them;
     /// - the ports are fixed, so a copy orphaned by a crashed or killed test run would break every later run: exit
     ///   when the parent process goes away.
-    private static let bootstrap = """
-        import os, runpy, signal, sys, threading, time
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM, signal.SIGINT])
-        parent = os.getppid()
-        def watch_parent():
-            while os.getppid() == parent:
-                time.sleep(0.5)
-            os._exit(1)
-        threading.Thread(target=watch_parent, daemon=True).start()
-        sys.argv = sys.argv[1:]
-        runpy.run_path(sys.argv[0], run_name="__main__")
-        """
+    private static var bootstrap: String { PythonPeer.bootstrap }
 
     static var script: String {
         GatewayProcess.packageRoot.appendingPathComponent("config/examples/bookinfo/backends.py").path

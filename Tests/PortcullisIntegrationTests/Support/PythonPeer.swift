@@ -13,7 +13,8 @@ final class PythonPeer: @unchecked Sendable {
     private let outputFile: URL
     private let errorFile: URL
 
-    private static let bootstrap = """
+    /// Runs a script as `__main__` with SIGTERM/SIGINT unblocked and an exit when the parent process goes.
+    static let bootstrap = """
         import os, runpy, signal, sys, threading, time
         signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM, signal.SIGINT])
         parent = os.getppid()
