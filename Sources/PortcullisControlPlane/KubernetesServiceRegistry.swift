@@ -45,7 +45,8 @@ public enum KubernetesServiceRegistry {
     /// An endpoint is used when `conditions.ready` is true or absent (the API says: absent means unknown, read it
     /// as ready), and only its first address (the API says consumers must use only the first). Its ports are the
     /// slice's ports by name, which are the Service port names, so a named `targetPort` resolves per pod. `FQDN`
-    /// slices are skipped. An address that appears in several slices of a Service (during a rollout) is kept once.
+    /// slices are skipped. An address with the same ports in several slices of a Service (during a rollout) is kept
+    /// once.
     public static func endpoints(
         slices: [String: KubernetesJSON], pods: [String: KubernetesJSON]
     ) -> ServiceEndpoints {
@@ -65,7 +66,8 @@ public enum KubernetesServiceRegistry {
             for endpoint in slice["endpoints"]?.arrayValue ?? [] {
                 if endpoint["conditions"]?["ready"] == .bool(false) { continue }
                 guard let address = endpoint["addresses"]?.arrayValue?.first?.stringValue, !address.isEmpty,
-                    seen[serviceKey, default: []].insert(address).inserted
+                    seen[serviceKey, default: []].insert(address + " " + ports.sorted { $0.key < $1.key }
+                        .map { "\($0.key)=\($0.value)" }.joined(separator: ",")).inserted
                 else { continue }
                 var labels: [String: String] = [:]
                 if let target = endpoint["targetRef"], target["kind"]?.stringValue == "Pod",
@@ -77,7 +79,9 @@ public enum KubernetesServiceRegistry {
                 result[serviceKey, default: []].append(WorkloadEntry(address: address, ports: ports, labels: labels))
             }
         }
-        for key in result.keys { result[key]!.sort { $0.address < $1.address } }
+        for key in result.keys {
+            result[key]!.sort { ($0.address, $0.ports.values.min() ?? 0) < ($1.address, $1.ports.values.min() ?? 0) }
+        }
         return ServiceEndpoints(byService: result)
     }
 

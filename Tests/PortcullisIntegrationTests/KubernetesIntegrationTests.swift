@@ -1,0 +1,223 @@
+import Foundation
+import Testing
+
+/// `portcullis run --kubeconfig` against a real kube-apiserver (../shared/tools/kube-test-cluster.sh): objects
+/// applied through the REST API become routes, edits and deletions change them, EndpointSlice changes move
+/// traffic without a route rebuild, a rotated Secret reaches new handshakes, an API server restart and revoked
+/// RBAC keep the last good config serving and show in /ready, the logs and the metrics.
+@Suite(.serialized, .enabled(if: KubeTestCluster.available, "needs etcd + kube-apiserver from kube-test-cluster.sh"))
+struct KubernetesIntegrationTests {
+    static let crds = GatewayProcess.packageRoot.appendingPathComponent("config/kubernetes/00-crds.yaml").path
+    static let rbac = GatewayProcess.packageRoot.appendingPathComponent("config/kubernetes/02-rbac.yaml").path
+
+    /// CRDs from config/kubernetes, established.
+    static func startCluster() async throws -> KubeTestCluster {
+        let cluster = try KubeTestCluster.start()
+        do {
+            try cluster.apply(manifest: Self.crds)
+            for plural in ["gateways", "virtualservices", "destinationrules", "serviceentries"] {
+                try await cluster.waitForCollection("/apis/networking.istio.io/v1/\(plural)")
+            }
+        } catch {
+            cluster.stop()
+            throw error
+        }
+        return cluster
+    }
+
+    static func slice(_ name: String, service: String, port: Int, pod: String?) -> String {
+        let target = pod.map { ", targetRef: {kind: Pod, name: \($0)}" } ?? ""
+        return """
+            apiVersion: discovery.k8s.io/v1beta1
+            kind: EndpointSlice
+            metadata: {name: \(name), labels: {kubernetes.io/service-name: \(service)}}
+            addressType: IPv4
+            ports: [{name: http, port: \(port), protocol: TCP}]
+            endpoints: [{addresses: ["127.0.0.1"], conditions: {ready: true}\(target)}]
+            """
+    }
+
+    static func tlsSecret(_ name: String, _ identity: TestCertificates.Identity) -> String {
+        let crt = Data(identity.certificatePEM.utf8).base64EncodedString()
+        let key = Data(identity.keyPEM.utf8).base64EncodedString()
+        return "{apiVersion: v1, kind: Secret, metadata: {name: \(name)}, type: kubernetes.io/tls, "
+            + "data: {tls.crt: \(crt), tls.key: \(key)}}"
+    }
+
+    /// The backend that answered `Host: host` at `path` on the gateway port, or the status when it was not 200.
+    static func hit(_ port: Int, host: String, path: String = "/") throws -> String {
+        let result = try Curl.get("http://127.0.0.1:\(port)\(path)", ["-H", "Host: \(host)"])
+        return result.status == 200 ? (result.header("x-backend") ?? "?") : "status \(result.status)"
+    }
+
+    /// Polls until `probe` returns `expected` (bounded); returns the last answer.
+    static func until(
+        _ expected: String, timeout: Duration = .seconds(60), _ probe: () async throws -> String
+    ) async throws -> String {
+        let deadline = ContinuousClock.now + timeout
+        var last = ""
+        while ContinuousClock.now < deadline {
+            last = try await probe()
+            if last == expected { return last }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return last
+    }
+
+    static func metric(_ gateway: GatewayProcess, _ name: String) async throws -> Double? {
+        let text = try await gateway.metrics()
+        for line in text.split(separator: "\n") where line.hasPrefix(name + " ") {
+            return Double(line.split(separator: " ").last ?? "")
+        }
+        return nil
+    }
+
+    @Test func objectsBecomeRoutesAndEndpointsSecretsAndEditsFollow() async throws {
+        let cluster = try await Self.startCluster()
+        defer { cluster.stop() }
+        let ns = try cluster.freshNamespace("shop")
+        let gwns = try cluster.freshNamespace("edge")
+        let certs = try TestCertificates.shared()
+        let v1 = try await TestBackend.start(name: "v1")
+        let v2 = try await TestBackend.start(name: "v2")
+        defer { Task { await v1.stop(); await v2.stop() } }
+        let httpPort = try FreePort.allocate()
+        let httpsPort = try FreePort.allocate()
+
+        try cluster.create(
+            "/apis/networking.istio.io/v1/namespaces/\(gwns)/gateways",
+            """
+            apiVersion: networking.istio.io/v1
+            kind: Gateway
+            metadata: {name: gw}
+            spec:
+              selector: {istio: ingressgateway}
+              servers:
+              - port: {number: \(httpPort), name: http, protocol: HTTP}
+                hosts: ["*"]
+              - port: {number: \(httpsPort), name: https, protocol: HTTPS}
+                hosts: ["a.example.com"]
+                tls: {mode: SIMPLE, credentialName: gw-cert}
+            """)
+        try cluster.create("/api/v1/namespaces/\(gwns)/secrets", Self.tlsSecret("gw-cert", certs.serverA))
+        try cluster.create(
+            "/apis/networking.istio.io/v1/namespaces/\(ns)/virtualservices",
+            """
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: shop}
+            spec:
+              hosts: [shop.example.com, a.example.com]
+              gateways: [\(gwns)/gw]
+              http:
+              - match: [{uri: {prefix: /v2}}]
+                route: [{destination: {host: reviews, subset: v2}}]
+              - route: [{destination: {host: reviews.\(ns).svc.cluster.local, port: {number: 9080}}}]
+            """)
+        try cluster.create(
+            "/apis/networking.istio.io/v1/namespaces/\(ns)/destinationrules",
+            """
+            apiVersion: networking.istio.io/v1
+            kind: DestinationRule
+            metadata: {name: reviews}
+            spec:
+              host: reviews
+              subsets:
+              - {name: v1, labels: {version: v1}}
+              - {name: v2, labels: {version: v2}}
+            """)
+        // A named targetPort: the port comes from each EndpointSlice's port list.
+        try cluster.create(
+            "/api/v1/namespaces/\(ns)/services",
+            "{apiVersion: v1, kind: Service, metadata: {name: reviews}, spec: {ports: [{name: http, port: 9080, targetPort: web}]}}")
+        // Pods only for their labels (nothing runs them: this server has no scheduler or kubelet).
+        try cluster.create("/api/v1/namespaces/\(ns)/serviceaccounts", "{apiVersion: v1, kind: ServiceAccount, metadata: {name: default}}")
+        for (name, version) in [("reviews-v1", "v1"), ("reviews-v2", "v2")] {
+            try cluster.create(
+                "/api/v1/namespaces/\(ns)/pods",
+                "{apiVersion: v1, kind: Pod, metadata: {name: \(name), labels: {app: reviews, version: \(version)}}, "
+                    + "spec: {automountServiceAccountToken: false, containers: [{name: app, image: example/reviews}]}}")
+        }
+        try cluster.create(
+            "/apis/discovery.k8s.io/v1beta1/namespaces/\(ns)/endpointslices",
+            Self.slice("reviews-v1", service: "reviews", port: v1.port, pod: "reviews-v1"))
+
+        let gateway = try GatewayProcess(
+            kubeconfig: cluster.kubeconfig,
+            extraArguments: [
+                "--namespace", gwns, "--labels", "istio=ingressgateway", "--kube-watch-timeout-seconds", "5",
+                "--kube-backoff-max-milliseconds", "1000",
+            ])
+        defer { _ = gateway.stop() }
+        try await gateway.waitUntilReady(timeout: .seconds(60))
+        let ready = try await HTTP.get(port: gateway.adminPort, path: "/ready")
+        #expect(ready.1.contains("control plane: connected to kubernetes://127.0.0.1"), "\(ready.1)")
+
+        // Routing: the short host `reviews` and the FQDN both reach the Service's ready endpoint; subset v2 has
+        // no endpoint yet (503 no healthy upstream).
+        #expect(try Self.hit(httpPort, host: "shop.example.com") == "v1")
+        #expect(try Self.hit(httpPort, host: "shop.example.com", path: "/v2/x") == "status 503")
+        for _ in 0..<10 { _ = try Self.hit(httpPort, host: "shop.example.com") }
+        let v1Connections = v1.connections
+        let reloadsBefore = try await Self.metric(gateway, "portcullis_config_reloads_total{result=\"success\"}")
+
+        // Scale up: a second slice with the v2 pod. Traffic follows without a route rebuild, and the pooled
+        // connections to v1 (which remains) are kept.
+        try cluster.create(
+            "/apis/discovery.k8s.io/v1beta1/namespaces/\(ns)/endpointslices",
+            Self.slice("reviews-v2", service: "reviews", port: v2.port, pod: "reviews-v2"))
+        #expect(try await Self.until("v2") { try Self.hit(httpPort, host: "shop.example.com", path: "/v2/x") } == "v2")
+        var answered: Set<String> = []
+        for _ in 0..<20 { answered.insert(try Self.hit(httpPort, host: "shop.example.com")) }
+        #expect(answered == ["v1", "v2"])
+        #expect(v1.connections == v1Connections, "connections to the remaining endpoint were re-opened")
+        #expect(try await Self.metric(gateway, "portcullis_config_reloads_total{result=\"success\"}") == reloadsBefore)
+        #expect((try await Self.metric(gateway, "portcullis_endpoint_updates_total") ?? 0) >= 1)
+        #expect(gateway.stderrText().contains("endpoints updated"))
+
+        // Scale down: v1's slice goes away; only v2 answers.
+        try cluster.delete("/apis/discovery.k8s.io/v1beta1/namespaces/\(ns)/endpointslices/reviews-v1")
+        let onlyV2 = try await Self.until("v2") {
+            var seen: Set<String> = []
+            for _ in 0..<6 { seen.insert(try Self.hit(httpPort, host: "shop.example.com")) }
+            return seen.sorted().joined(separator: ",")
+        }
+        #expect(onlyV2 == "v2")
+
+        // Secret rotation reaches new handshakes.
+        let before = try TLSCurl.get(host: "a.example.com", port: httpsPort, caFile: certs.ca.certificatePath)
+        #expect(before.serverSubject?.contains("CN=a-server") == true, "\(before.verbose)")
+        #expect(before.header("x-backend") == "v2")
+        let rotated = Data(certs.serverARotated.certificatePEM.utf8).base64EncodedString()
+        let rotatedKey = Data(certs.serverARotated.keyPEM.utf8).base64EncodedString()
+        try cluster.patch(
+            "/api/v1/namespaces/\(gwns)/secrets/gw-cert", #"{"data":{"tls.crt":"\#(rotated)","tls.key":"\#(rotatedKey)"}}"#)
+        let subject = try await Self.until("rotated") {
+            let result = try TLSCurl.get(host: "a.example.com", port: httpsPort, caFile: certs.ca.certificatePath)
+            return result.serverSubject?.contains("CN=a-server-rotated") == true ? "rotated" : result.serverSubject ?? ""
+        }
+        #expect(subject == "rotated")
+
+        // Editing the VirtualService moves the host; deleting it removes the route.
+        try cluster.patch(
+            "/apis/networking.istio.io/v1/namespaces/\(ns)/virtualservices/shop",
+            #"{"spec":{"hosts":["shop2.example.com","a.example.com"]}}"#)
+        #expect(try await Self.until("status 404") { try Self.hit(httpPort, host: "shop.example.com") } == "status 404")
+        #expect(try Self.hit(httpPort, host: "shop2.example.com") == "v2")
+        try cluster.delete("/apis/networking.istio.io/v1/namespaces/\(ns)/virtualservices/shop")
+        #expect(try await Self.until("status 404") { try Self.hit(httpPort, host: "shop2.example.com") } == "status 404")
+
+        // An invalid object is rejected with its name; the last good config keeps serving.
+        try cluster.create(
+            "/apis/networking.istio.io/v1/namespaces/\(ns)/virtualservices",
+            "{apiVersion: networking.istio.io/v1, kind: VirtualService, metadata: {name: broken}, "
+                + "spec: {hosts: [shop3.example.com], gateways: [\(gwns)/gw], http: [{route: [{destination: {}}]}]}}")
+        let rejected = try await Self.until("rejected") {
+            (try await Self.metric(gateway, "portcullis_config_reloads_total{result=\"rejected\"}") ?? 0) >= 1
+                ? "rejected" : "no"
+        }
+        #expect(rejected == "rejected")
+        #expect(gateway.stderrText().contains("broken"))
+        #expect(gateway.process.isRunning)
+    }
+}
