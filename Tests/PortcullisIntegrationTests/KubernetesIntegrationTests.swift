@@ -221,3 +221,181 @@ struct KubernetesIntegrationTests {
         #expect(gateway.process.isRunning)
     }
 }
+
+/// The control plane going away: an API server restart, then RBAC revoked from the gateway's ServiceAccount.
+@Suite(.serialized, .enabled(if: KubeTestCluster.available, "needs etcd + kube-apiserver from kube-test-cluster.sh"))
+struct KubernetesOutageIntegrationTests {
+    typealias K = KubernetesIntegrationTests
+
+    /// Creates every object of config/kubernetes/02-rbac.yaml (ServiceAccount, ClusterRole, bindings, Role).
+    static func applyRBAC(_ cluster: KubeTestCluster) throws {
+        let text = try String(contentsOfFile: K.rbac, encoding: .utf8)
+        for document in text.components(separatedBy: "\n---\n") {
+            let kind = document.split(separator: "\n").first { $0.hasPrefix("kind: ") }?.dropFirst(6) ?? ""
+            let collection: String
+            switch kind {
+            case "ServiceAccount": collection = "/api/v1/namespaces/istio-system/serviceaccounts"
+            case "ClusterRoleBinding": collection = "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings"
+            case "ClusterRole": collection = "/apis/rbac.authorization.k8s.io/v1/clusterroles"
+            case "RoleBinding": collection = "/apis/rbac.authorization.k8s.io/v1/namespaces/istio-system/rolebindings"
+            case "Role": collection = "/apis/rbac.authorization.k8s.io/v1/namespaces/istio-system/roles"
+            default: continue
+            }
+            try cluster.create(collection, document)
+        }
+    }
+
+    /// A kubeconfig for the ServiceAccount `istio-system/portcullis`, with a token from the TokenRequest API.
+    static func serviceAccountKubeconfig(_ cluster: KubeTestCluster) throws -> String {
+        let (status, body) = try cluster.request(
+            "POST", "/api/v1/namespaces/istio-system/serviceaccounts/portcullis/token",
+            body: #"{"apiVersion":"authentication.k8s.io/v1","kind":"TokenRequest","spec":{"expirationSeconds":3600}}"#,
+            contentType: "application/json")
+        guard status == 201, let data = body.data(using: .utf8),
+            let object = try JSONSerialization.jsonObject(with: data) as? [String: Any],
+            let token = (object["status"] as? [String: Any])?["token"] as? String
+        else { throw TestFailure("TokenRequest: \(status) \(body)") }
+        let ca = try Data(contentsOf: URL(fileURLWithPath: cluster.caFile)).base64EncodedString()
+        let path = cluster.directory + "/sa-kubeconfig"
+        try """
+        apiVersion: v1
+        kind: Config
+        current-context: sa
+        contexts: [{name: sa, context: {cluster: test, user: portcullis}}]
+        clusters: [{name: test, cluster: {server: "\(cluster.server)", certificate-authority-data: \(ca)}}]
+        users: [{name: portcullis, user: {token: "\(token)"}}]
+        """.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test func apiServerRestartAndRevokedRBACKeepTheLastGoodConfigServing() async throws {
+        let cluster = try await K.startCluster()
+        defer { cluster.stop() }
+        try cluster.create("/api/v1/namespaces", "{apiVersion: v1, kind: Namespace, metadata: {name: istio-system}}")
+        try Self.applyRBAC(cluster)
+        let ns = try cluster.freshNamespace("app")
+        let one = try await TestBackend.start(name: "one")
+        let two = try await TestBackend.start(name: "two")
+        defer { Task { await one.stop(); await two.stop() } }
+        let httpPort = try FreePort.allocate()
+        try cluster.create(
+            "/apis/networking.istio.io/v1/namespaces/istio-system/gateways",
+            """
+            {apiVersion: networking.istio.io/v1, kind: Gateway, metadata: {name: gw},
+             spec: {selector: {istio: ingressgateway}, servers: [{port: {number: \(httpPort), name: http, protocol: HTTP}, hosts: ["*"]}]}}
+            """)
+        try cluster.create(
+            "/apis/networking.istio.io/v1/namespaces/\(ns)/virtualservices",
+            """
+            {apiVersion: networking.istio.io/v1, kind: VirtualService, metadata: {name: app},
+             spec: {hosts: [app.example.com], gateways: [istio-system/gw], http: [{route: [{destination: {host: app}}]}]}}
+            """)
+        try cluster.create(
+            "/api/v1/namespaces/\(ns)/services",
+            "{apiVersion: v1, kind: Service, metadata: {name: app}, spec: {ports: [{port: 80, targetPort: 8080}]}}")
+        try cluster.create(
+            "/apis/discovery.k8s.io/v1beta1/namespaces/\(ns)/endpointslices",
+            """
+            {apiVersion: discovery.k8s.io/v1beta1, kind: EndpointSlice, metadata: {name: app-1, labels: {kubernetes.io/service-name: app}},
+             addressType: IPv4, ports: [{name: "", port: \(one.port)}], endpoints: [{addresses: ["127.0.0.1"]}]}
+            """)
+
+        // The gateway runs as the ServiceAccount with exactly the shipped RBAC.
+        let gateway = try GatewayProcess(
+            kubeconfig: try Self.serviceAccountKubeconfig(cluster),
+            extraArguments: [
+                "--labels", "istio=ingressgateway", "--kube-watch-timeout-seconds", "2",
+                "--kube-backoff-max-milliseconds", "1000",
+            ])
+        defer { _ = gateway.stop() }
+        try await gateway.waitUntilReady(timeout: .seconds(60))
+        #expect(try K.hit(httpPort, host: "app.example.com") == "one")
+        #expect(try await K.metric(gateway, "portcullis_control_plane_connected") == 1)
+
+        // The API server goes away: the gateway keeps serving and says so in /ready, the logs and the metrics.
+        let arguments = try cluster.stopAPIServer()
+        let disconnected = try await K.until("disconnected") {
+            let (_, body) = try await HTTP.get(port: gateway.adminPort, path: "/ready")
+            return body.contains("control plane: disconnected") ? "disconnected" : body
+        }
+        #expect(disconnected == "disconnected")
+        let (status, body) = try await HTTP.get(port: gateway.adminPort, path: "/ready")
+        #expect(status == 200)
+        #expect(body.contains("serving the last good configuration"), "\(body)")
+        #expect(try K.hit(httpPort, host: "app.example.com") == "one")
+        #expect(try await K.metric(gateway, "portcullis_control_plane_connected") == 0)
+        #expect((try await K.metric(gateway, "portcullis_control_plane_watch_errors_total") ?? 0) > 0)
+        #expect(gateway.stderrText().contains("Kubernetes API error; retrying"))
+
+        // It comes back: the gateway resyncs and follows changes made after the restart.
+        try await cluster.startAPIServer(arguments)
+        let reconnected = try await K.until("connected") {
+            let (_, body) = try await HTTP.get(port: gateway.adminPort, path: "/ready")
+            return body.contains("control plane: connected") ? "connected" : body
+        }
+        #expect(reconnected == "connected")
+        try cluster.patch(
+            "/apis/discovery.k8s.io/v1beta1/namespaces/\(ns)/endpointslices/app-1",
+            #"{"ports":[{"name":"","port":\#(two.port)}]}"#)
+        #expect(try await K.until("two") { try K.hit(httpPort, host: "app.example.com") } == "two")
+        #expect(gateway.stderrText().contains("Kubernetes API reachable again"))
+
+        // RBAC revoked: the next watch is refused (403). The error is clear in the logs and /ready, the metric
+        // drops, and the last good config keeps serving.
+        try cluster.delete("/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/portcullis")
+        let refused = try await K.until("refused") {
+            let (_, body) = try await HTTP.get(port: gateway.adminPort, path: "/ready")
+            return body.contains("403") && body.contains("disconnected") ? "refused" : body
+        }
+        #expect(refused == "refused")
+        let (_, refusedBody) = try await HTTP.get(port: gateway.adminPort, path: "/ready")
+        #expect(refusedBody.contains("forbidden") || refusedBody.contains("Forbidden"), "\(refusedBody)")
+        #expect(gateway.stderrText().contains("Kubernetes API refused access; check the gateway's credentials and RBAC"))
+        #expect(try await K.metric(gateway, "portcullis_control_plane_connected") == 0)
+        #expect(try K.hit(httpPort, host: "app.example.com") == "two")
+        #expect(gateway.process.isRunning)
+    }
+}
+
+/// config/kubernetes validates against the Kubernetes schemas (`kubernetes-validate`, installed by
+/// `make test-tools`) and keeps the promises the README makes about it.
+@Suite struct KubernetesManifestTests {
+    static let directory = GatewayProcess.packageRoot.appendingPathComponent("config/kubernetes").path
+
+    static var validator: String? {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        return path.split(separator: ":").map { "\($0)/kubernetes-validate" }
+            .first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    @Test func manifestsPassKubernetesValidate() throws {
+        let validator = try #require(Self.validator, "kubernetes-validate not on PATH: run make test-tools")
+        let files = try FileManager.default.contentsOfDirectory(atPath: Self.directory)
+            .filter { $0.hasSuffix(".yaml") }.sorted().map { Self.directory + "/" + $0 }
+        #expect(files.count == 5)
+        let (status, out, err) = try Command.run(validator, ["--strict"] + files)
+        #expect(status == 0, "\(out)\(err)")
+        let passed = out.split(separator: "\n").filter { $0.contains(" passed for resource ") }
+        // 4 CRDs, the Namespace, 5 RBAC objects, the Deployment and the Service.
+        #expect(passed.count == 12, "\(out)\(err)")
+    }
+
+    @Test func deploymentCoversTheDrainAndProbesReadiness() throws {
+        let text = try String(contentsOfFile: Self.directory + "/03-deployment.yaml", encoding: .utf8)
+        let grace = try #require(text.firstMatch(of: /terminationGracePeriodSeconds: (\d+)/)).1
+        let drain = try #require(text.firstMatch(of: /- --drain-seconds\n\s+- "(\d+)"/)).1
+        #expect(Int(grace)! > Int(drain)!)
+        #expect(text.contains("- --kubernetes"))
+        #expect(text.contains("path: /ready"))
+        #expect(text.contains("0.0.0.0:15021") && text.contains("containerPort: 15021"))
+        let service = try String(contentsOfFile: Self.directory + "/04-service.yaml", encoding: .utf8)
+        #expect(service.contains("type: LoadBalancer"))
+    }
+
+    @Test func rbacOnlyReads() throws {
+        let text = try String(contentsOfFile: Self.directory + "/02-rbac.yaml", encoding: .utf8)
+        let verbs = text.matches(of: /verbs: \[(.*)\]/).map { String($0.1) }
+        #expect(verbs.count == 4)
+        #expect(verbs.allSatisfy { $0 == #""get", "list", "watch""# })
+    }
+}
