@@ -52,9 +52,22 @@ endef
 deps:
 	$(call apt_install,$(BUILD_PACKAGES))
 
-# Test tools are checked as commands (python3 may come from pyenv or similar), installed with apt when absent.
+# Python packages the tests run (as `python3 -m MODULE`): kubernetes-validate checks config/kubernetes.
+PIP_TOOLS      := kubernetes-validate:kubernetes_validate
+
+# Test tools are checked as commands (python3 may come from pyenv or similar), installed with apt when absent;
+# Python packages are installed with pip when python3 cannot import them (pip itself from apt when missing; on a
+# system Python that refuses pip installs (PEP 668), --break-system-packages is the fallback).
 test-tools: deps
 	$(call apt_install,$(foreach t,$(TEST_TOOLS),$(if $(shell command -v $(t) 2>/dev/null),,$(t))))
+	$(call apt_install,$(if $(shell python3 -m pip --version 2>/dev/null),,python3-pip))
+	@for entry in $(PIP_TOOLS); do \
+	    package=$${entry%%:*}; module=$${entry##*:}; \
+	    python3 -c "import $$module" 2>/dev/null && continue; \
+	    echo "installing $$package with pip"; \
+	    python3 -m pip install --quiet "$$package" 2>/dev/null \
+	        || python3 -m pip install --quiet --break-system-packages "$$package" || exit 1; \
+	done
 
 build: deps
 	$(SWIFT_BUILD)
