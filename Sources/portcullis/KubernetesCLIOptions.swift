@@ -23,11 +23,14 @@ struct KubernetesCLIOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Longest Kubernetes retry delay in milliseconds (tests).", visibility: .hidden))
     var kubeBackoffMaxMilliseconds: Int = 30_000
 
+    @Option(help: ArgumentHelp("The service-account directory for --kubernetes (tests).", visibility: .hidden))
+    var serviceAccountDirectory: String = KubernetesClusterConfig.serviceAccountDirectory
+
     /// The source options, or nil when config comes from files. Reads the kubeconfig or the in-cluster files.
     func sourceOptions() throws -> KubernetesSourceOptions? {
         let cluster: KubernetesClusterConfig
         if self.kubernetes {
-            cluster = try KubernetesClusterConfig.inCluster()
+            cluster = try KubernetesClusterConfig.inCluster(serviceAccountDirectory: self.serviceAccountDirectory)
         } else if let kubeconfig {
             cluster = try KubernetesKubeconfig.load(path: kubeconfig)
         } else {

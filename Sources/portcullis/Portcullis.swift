@@ -211,7 +211,8 @@ struct Run: AsyncParsableCommand {
         if let concurrency { options.concurrency = concurrency }
         options.labels = try self.config.parsedLabels()
         options.namespace = self.config.resolvedNamespace(
-            fallback: self.kube.kubernetes ? KubernetesClusterConfig.podNamespace() : nil)
+            fallback: self.kube.kubernetes
+                ? KubernetesClusterConfig.podNamespace(serviceAccountDirectory: self.kube.serviceAccountDirectory) : nil)
         options.drainSeconds = self.drainSeconds
         options.listenAddress = self.listenAddress
         options.accessLogFormat = format

@@ -247,14 +247,7 @@ struct KubernetesOutageIntegrationTests {
 
     /// A kubeconfig for the ServiceAccount `istio-system/portcullis`, with a token from the TokenRequest API.
     static func serviceAccountKubeconfig(_ cluster: KubeTestCluster) throws -> String {
-        let (status, body) = try cluster.request(
-            "POST", "/api/v1/namespaces/istio-system/serviceaccounts/portcullis/token",
-            body: #"{"apiVersion":"authentication.k8s.io/v1","kind":"TokenRequest","spec":{"expirationSeconds":3600}}"#,
-            contentType: "application/json")
-        guard status == 201, let data = body.data(using: .utf8),
-            let object = try JSONSerialization.jsonObject(with: data) as? [String: Any],
-            let token = (object["status"] as? [String: Any])?["token"] as? String
-        else { throw TestFailure("TokenRequest: \(status) \(body)") }
+        let token = try Self.serviceAccountToken(cluster)
         let ca = try Data(contentsOf: URL(fileURLWithPath: cluster.caFile)).base64EncodedString()
         let path = cluster.directory + "/sa-kubeconfig"
         try """
@@ -266,6 +259,19 @@ struct KubernetesOutageIntegrationTests {
         users: [{name: portcullis, user: {token: "\(token)"}}]
         """.write(toFile: path, atomically: true, encoding: .utf8)
         return path
+    }
+
+    /// A token of the ServiceAccount `istio-system/portcullis` from the TokenRequest API.
+    static func serviceAccountToken(_ cluster: KubeTestCluster) throws -> String {
+        let (status, body) = try cluster.request(
+            "POST", "/api/v1/namespaces/istio-system/serviceaccounts/portcullis/token",
+            body: #"{"apiVersion":"authentication.k8s.io/v1","kind":"TokenRequest","spec":{"expirationSeconds":3600}}"#,
+            contentType: "application/json")
+        guard status == 201, let data = body.data(using: .utf8),
+            let object = try JSONSerialization.jsonObject(with: data) as? [String: Any],
+            let token = (object["status"] as? [String: Any])?["token"] as? String
+        else { throw TestFailure("TokenRequest: \(status) \(body)") }
+        return token
     }
 
     @Test func apiServerRestartAndRevokedRBACKeepTheLastGoodConfigServing() async throws {
@@ -354,6 +360,76 @@ struct KubernetesOutageIntegrationTests {
         #expect(try await K.metric(gateway, "portcullis_control_plane_connected") == 0)
         #expect(try K.hit(httpPort, host: "app.example.com") == "two")
         #expect(gateway.process.isRunning)
+    }
+}
+
+/// `portcullis run --kubernetes`: the in-cluster configuration (KUBERNETES_SERVICE_HOST/PORT, the service-account
+/// token, CA and namespace files), with the token file re-read when it changes.
+@Suite(.serialized, .enabled(if: KubeTestCluster.available, "needs etcd + kube-apiserver from kube-test-cluster.sh"))
+struct KubernetesInClusterIntegrationTests {
+    typealias K = KubernetesIntegrationTests
+
+    @Test func serviceAccountFilesAndARotatedToken() async throws {
+        let cluster = try await K.startCluster()
+        defer { cluster.stop() }
+        try cluster.create("/api/v1/namespaces", "{apiVersion: v1, kind: Namespace, metadata: {name: istio-system}}")
+        try KubernetesOutageIntegrationTests.applyRBAC(cluster)
+        let ns = try cluster.freshNamespace("app")
+        let backend = try await TestBackend.start(name: "in-cluster")
+        defer { Task { await backend.stop() } }
+        let httpPort = try FreePort.allocate()
+        try cluster.create(
+            "/apis/networking.istio.io/v1/namespaces/istio-system/gateways",
+            """
+            {apiVersion: networking.istio.io/v1, kind: Gateway, metadata: {name: gw},
+             spec: {servers: [{port: {number: \(httpPort), name: http, protocol: HTTP}, hosts: ["*"]}]}}
+            """)
+        try cluster.create(
+            "/apis/networking.istio.io/v1/namespaces/\(ns)/virtualservices",
+            """
+            {apiVersion: networking.istio.io/v1, kind: VirtualService, metadata: {name: app},
+             spec: {hosts: ["*"], gateways: [istio-system/gw], http: [{route: [{destination: {host: app}}]}]}}
+            """)
+        try cluster.create(
+            "/api/v1/namespaces/\(ns)/services",
+            "{apiVersion: v1, kind: Service, metadata: {name: app}, spec: {ports: [{name: http, port: 80}]}}")
+        try cluster.create(
+            "/apis/discovery.k8s.io/v1beta1/namespaces/\(ns)/endpointslices",
+            K.slice("app-1", service: "app", port: backend.port, pod: nil))
+
+        // The mounted service-account directory, with a token the API server does not accept yet.
+        let accountDirectory = cluster.directory + "/serviceaccount"
+        try FileManager.default.createDirectory(atPath: accountDirectory, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: cluster.caFile, toPath: accountDirectory + "/ca.crt")
+        try "istio-system\n".write(toFile: accountDirectory + "/namespace", atomically: true, encoding: .utf8)
+        try "not-a-valid-token\n".write(toFile: accountDirectory + "/token", atomically: true, encoding: .utf8)
+        let url = try #require(URL(string: cluster.server))
+        let gateway = try GatewayProcess(
+            source: ["--kubernetes", "--service-account-directory", accountDirectory],
+            extraArguments: ["--kube-watch-timeout-seconds", "2", "--kube-backoff-max-milliseconds", "500"],
+            environment: [
+                "KUBERNETES_SERVICE_HOST": url.host ?? "", "KUBERNETES_SERVICE_PORT": String(url.port ?? 0),
+            ])
+        defer { _ = gateway.stop() }
+
+        // 401 until the kubelet (here: the test) writes a valid token: not ready, and /ready says why.
+        let unauthorized = try await K.until("401") {
+            guard let (status, body) = try? await HTTP.get(port: gateway.adminPort, path: "/ready") else {
+                return "admin not answering yet"
+            }
+            return status == 503 && body.contains("401") ? "401" : "\(status) \(body)"
+        }
+        #expect(unauthorized == "401")
+        let token = try KubernetesOutageIntegrationTests.serviceAccountToken(cluster)
+        let temporary = accountDirectory + "/.token.tmp"
+        try token.write(toFile: temporary, atomically: false, encoding: .utf8)
+        #expect(rename(temporary, accountDirectory + "/token") == 0)
+        try await gateway.waitUntilReady(timeout: .seconds(60))
+        #expect(try K.hit(httpPort, host: "anything.example.com") == "in-cluster")
+        // The gateway namespace came from the namespace file: the Gateway in istio-system applies, and the
+        // Secrets watch (allowed by the Role only there) synced.
+        let (_, body) = try await HTTP.get(port: gateway.adminPort, path: "/ready")
+        #expect(body.contains("control plane: connected"), "\(body)")
     }
 }
 

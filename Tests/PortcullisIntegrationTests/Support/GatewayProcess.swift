@@ -39,8 +39,17 @@ final class GatewayProcess: @unchecked Sendable {
             drainSeconds: drainSeconds)
     }
 
+    /// Starts the gateway with other source arguments (e.g. `--kubernetes`) and extra environment variables.
+    convenience init(source: [String], extraArguments: [String] = [], environment: [String: String]) throws {
+        try self.init(
+            files: [:], source: source, extraArguments: extraArguments, drainSeconds: 5, environment: environment)
+    }
+
     /// `source` replaces `--config DIR` when given.
-    private init(files: [String: String], source: [String]?, extraArguments: [String], drainSeconds: Int) throws {
+    private init(
+        files: [String: String], source: [String]?, extraArguments: [String], drainSeconds: Int,
+        environment: [String: String] = [:]
+    ) throws {
         let directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("portcullis-test-\(UUID().uuidString)")
         self.configDirectory = directory
@@ -59,6 +68,9 @@ final class GatewayProcess: @unchecked Sendable {
         ] + extraArguments
         self.process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: self.stderrPath))
         self.process.standardOutput = FileHandle.nullDevice
+        if !environment.isEmpty {
+            self.process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         try self.process.run()
     }
 
