@@ -52,13 +52,21 @@ final class KubeTestCluster: @unchecked Sendable {
     /// status (-1 when it could not run). Not `Process`: the script leaves etcd and kube-apiserver running with
     /// its output files, and Foundation's `waitUntilExit` was seen to hang on it (the child stayed a zombie).
     static func spawn(_ arguments: [String], log: String) -> Int32 {
+        self.shell(#"exec /bin/bash "$@""#, arguments, log: log)
+    }
+
+    /// Runs `script` in bash with `arguments` as `$1...`, after closing every inherited descriptor above 2: tests
+    /// run in parallel, and a pipe of another test's child (curl, openssl) inherited here would stay open in etcd
+    /// and kube-apiserver for their lifetime, so that pipe's reader would never see its end.
+    static func shell(_ script: String, _ arguments: [String], log: String) -> Int32 {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0o644)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        let argv = (["/bin/bash"] + arguments).map { strdup($0) } + [nil]
+        let closeInherited = #"for fd in /proc/$$/fd/*; do n=${fd##*/}; if [ "$n" -gt 2 ]; then eval "exec $n>&-" 2>/dev/null; fi; done; "#
+        let argv = (["/bin/bash", "-c", closeInherited + script, "spawn"] + arguments).map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
         var pid: pid_t = 0
         guard posix_spawn(&pid, "/bin/bash", &actions, nil, argv, environ) == 0 else { return -1 }
@@ -183,16 +191,10 @@ final class KubeTestCluster: @unchecked Sendable {
 
     /// Starts the API server with `arguments` (from `stopAPIServer`) and waits for `/readyz`.
     func startAPIServer(_ arguments: [String]) async throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: arguments[0])
-        process.arguments = Array(arguments.dropFirst())
         let log = self.directory + "/kube-apiserver-restarted.log"
-        _ = FileManager.default.createFile(atPath: log, contents: nil)
-        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-        try process.run()
-        try String(process.processIdentifier).write(
-            toFile: self.directory + "/kube-apiserver.pid", atomically: true, encoding: .utf8)
+        let pidFile = self.directory + "/kube-apiserver.pid"
+        let status = Self.shell(#"pidfile=$1; shift; "$@" & echo $! > "$pidfile""#, [pidFile] + arguments, log: log)
+        guard status == 0 else { throw TestFailure("cannot start the API server again") }
         let deadline = ContinuousClock.now + .seconds(90)
         while ContinuousClock.now < deadline {
             if let (status, body) = try? self.request("GET", "/readyz"), status == 200, body.contains("ok") { return }
