@@ -61,7 +61,8 @@ public struct KubernetesConfigSource: Sendable {
     public let roles: [Role]
 
     /// The Istio collections read: `networking.istio.io/v1` Gateways, VirtualServices, DestinationRules and
-    /// ServiceEntries, in `watchNamespace` or all namespaces, plus core `v1` Secrets in `secretsNamespace` if set.
+    /// ServiceEntries (`v1beta1` when the server does not serve `v1`), in `watchNamespace` or all namespaces, plus
+    /// core `v1` Secrets in `secretsNamespace` if set.
     public static func resources(watchNamespace: String?, secretsNamespace: String?) -> [KubernetesResource] {
         var resources = ["gateways", "virtualservices", "destinationrules", "serviceentries"].map {
             KubernetesResource(group: "networking.istio.io", version: "v1", plural: $0, namespace: watchNamespace)
@@ -83,10 +84,13 @@ public struct KubernetesConfigSource: Sendable {
         logger: Logger = Logger(label: "portcullis.kubernetes")
     ) {
         let config = Self.resources(watchNamespace: watchNamespace, secretsNamespace: secretsNamespace)
-        var reflectors = config.map {
-            KubernetesReflector(
-                client: client, resource: $0, backoff: backoff,
-                minimumWatchTimeoutSeconds: minimumWatchTimeoutSeconds, logger: logger)
+        var reflectors = config.map { resource in
+            // Istio before 1.22 serves no v1: its v1beta1 has the same schema (and the loader accepts it).
+            var fallback = resource
+            fallback.version = "v1beta1"
+            return KubernetesReflector(
+                client: client, resource: resource, fallbacks: resource.group.isEmpty ? [] : [fallback],
+                backoff: backoff, minimumWatchTimeoutSeconds: minimumWatchTimeoutSeconds, logger: logger)
         }
         var roles = [Role](repeating: .config, count: reflectors.count)
         if serviceRegistry {

@@ -126,6 +126,23 @@ struct KubernetesRegistrySourceTests {
         await server.stop()
     }
 
+    @Test func istioKindsFallBackToV1beta1OnOlderInstalls() async throws {
+        let server = try await FakeKubernetesAPIServer.start()
+        server.unserved = ["/apis/networking.istio.io/v1/"]
+        server.put("gateways", namespace: "istio-system", name: "gw", spec: gatewaySpec)
+        let client = try KubernetesAPIClient(config: server.clientConfig())
+        let source = KubernetesConfigSource(client: client, backoff: testBackoff, minimumWatchTimeoutSeconds: 60)
+        let results = Recorder<ConfigLoadResult>()
+        let task = Task { for await result in source.updates() { results.append(result) } }
+        #expect(await eventually { results.count == 1 })
+        #expect(results.last?.config.gateways.map(\.meta.name) == ["gw"])
+        #expect(server.lists.contains { $0.path == "/apis/networking.istio.io/v1beta1/gateways" })
+        #expect(source.health.connected)
+        task.cancel()
+        await task.value
+        await server.stop()
+    }
+
     @Test func healthReportsTheFailureRunAndItsEnd() async throws {
         let server = try await FakeKubernetesAPIServer.start()
         let client = try KubernetesAPIClient(config: server.clientConfig())
