@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import PortcullisModel
 
 /// What the Kubernetes source yields: the loaded config (Istio objects, Secrets, Services) and the Services'
@@ -172,26 +173,39 @@ public struct KubernetesConfigSource: Sendable {
 
     /// Yields a snapshot once every collection has been listed, then after every change; ends when iteration
     /// stops (which stops the reflectors).
+    ///
+    /// Bursts coalesce: reflectors only record their latest store and wake the combiner, which builds one
+    /// snapshot from whatever changed since it last ran; a consumer slower than the changes gets only the newest
+    /// snapshot (each is the complete state). So 1,000 objects created in a burst cost a few loads, not 1,000.
     public func snapshots() -> AsyncStream<KubernetesConfigSnapshot> {
-        let (stream, continuation) = AsyncStream<KubernetesConfigSnapshot>.makeStream()
+        let (stream, continuation) = AsyncStream<KubernetesConfigSnapshot>.makeStream(
+            bufferingPolicy: .bufferingNewest(1))
         let source = self
         let task = Task {
-            let (changes, sink) = AsyncStream<(Int, KubernetesStoreSnapshot)>.makeStream()
+            let pending = NIOLockedValueBox<[Int: KubernetesStoreSnapshot]>([:])
+            let (wakeups, wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
             await withTaskGroup(of: Void.self) { group in
                 for (index, reflector) in source.reflectors.enumerated() {
-                    group.addTask { await reflector.run { sink.yield((index, $0)) } }
+                    group.addTask {
+                        await reflector.run { store in
+                            pending.withLockedValue { $0[index] = store }
+                            wake.yield()
+                        }
+                    }
                 }
                 group.addTask {
                     var combiner = SnapshotCombiner(source: source)
-                    for await (index, snapshot) in changes {
-                        if let combined = combiner.apply(index: index, store: snapshot) {
-                            continuation.yield(combined)
+                    for await _ in wakeups {
+                        let changed = pending.withLockedValue { stores in
+                            defer { stores = [:] }
+                            return stores
                         }
+                        if let combined = combiner.apply(changed) { continuation.yield(combined) }
                     }
                 }
                 await group.next()
                 group.cancelAll()
-                sink.finish()
+                wake.finish()
             }
             continuation.finish()
         }
@@ -227,12 +241,14 @@ private struct SnapshotCombiner {
         self.source = source
     }
 
-    /// Records a store; returns the combined snapshot once every store is present.
-    mutating func apply(index: Int, store: KubernetesStoreSnapshot) -> KubernetesConfigSnapshot? {
-        self.stores[index] = store
-        let role = self.source.roles[index]
-        self.dirty.insert(role == .pods ? .endpointSlices : role)
-        guard self.stores.count == self.source.reflectors.count else { return nil }
+    /// Records the changed stores; returns the combined snapshot once every store is present.
+    mutating func apply(_ changed: [Int: KubernetesStoreSnapshot]) -> KubernetesConfigSnapshot? {
+        for (index, store) in changed {
+            self.stores[index] = store
+            let role = self.source.roles[index]
+            self.dirty.insert(role == .pods ? .endpointSlices : role)
+        }
+        guard !changed.isEmpty, self.stores.count == self.source.reflectors.count else { return nil }
         let roles = self.source.roles
         func objects(_ role: KubernetesConfigSource.Role) -> [String: KubernetesJSON] {
             var all: [String: KubernetesJSON] = [:]
