@@ -101,7 +101,8 @@ public enum KubernetesKubeconfig {
         if let token = user["token"] as? String, !token.isEmpty {
             config.token = token
         } else if let tokenFile = user["tokenFile"] as? String, !tokenFile.isEmpty {
-            config.tokenFile = tokenFile.hasPrefix("/") ? tokenFile : (directory as NSString).appendingPathComponent(tokenFile)
+            config.tokenFile =
+                tokenFile.hasPrefix("/") ? tokenFile : (directory as NSString).appendingPathComponent(tokenFile)
         }
         return config
     }

@@ -261,7 +261,8 @@ public final class KubernetesReflector: Sendable {
         self.logger.debug(
             "Kubernetes list",
             metadata: [
-                "resource": "\(self.currentResource(loop))", "items": "\(items.count)", "resource_version": "\(version)",
+                "resource": "\(self.currentResource(loop))", "items": "\(items.count)",
+                "resource_version": "\(version)",
                 "changed": "\(changed)",
             ])
         if changed { await self.publish(&loop, onChange) }

@@ -33,8 +33,8 @@ final class CompileState {
         if self.reported.insert(d.description).inserted { self.diagnostics.append(d) }
     }
 
-    /// Destination → cluster key, defaulting the port to the Service's or ServiceEntry's only port, else the gateway server's
-    /// declared port (§2.4); short names expand with the referencing object's namespace (§6).
+    /// Destination → cluster key, defaulting the port to the Service's or ServiceEntry's only port, else the gateway
+    /// server's declared port (§2.4); short names expand with the referencing object's namespace (§6).
     func clusterKey(_ d: Destination, namespace: String, serverPort: Int) -> ClusterKey {
         let host = HostNames.expand(d.host, namespace: namespace, domain: self.options.domain)
         let port = d.port ?? self.onlyServiceEntryPort(host) ?? serverPort

@@ -103,7 +103,9 @@ extension GatewayServer {
 
 extension GatewayServer: AdminDataSource {
     func readiness() -> (Int, String) {
-        let (readiness, source, rejected) = self.state.withLockedValue { ($0.readiness, $0.kubernetes, $0.lastRejected) }
+        let (readiness, source, rejected) = self.state.withLockedValue {
+            ($0.readiness, $0.kubernetes, $0.lastRejected)
+        }
         var status: Int
         var lines: [String]
         switch readiness {

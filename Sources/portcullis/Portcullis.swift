@@ -212,7 +212,8 @@ struct Run: AsyncParsableCommand {
         options.labels = try self.config.parsedLabels()
         options.namespace = self.config.resolvedNamespace(
             fallback: self.kube.kubernetes
-                ? KubernetesClusterConfig.podNamespace(serviceAccountDirectory: self.kube.serviceAccountDirectory) : nil)
+                ? KubernetesClusterConfig.podNamespace(serviceAccountDirectory: self.kube.serviceAccountDirectory)
+                : nil)
         options.drainSeconds = self.drainSeconds
         options.listenAddress = self.listenAddress
         options.accessLogFormat = format
