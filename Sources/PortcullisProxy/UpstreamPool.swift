@@ -116,6 +116,18 @@ final class UpstreamPool {
     var idleCount: Int { self.idle.values.reduce(0) { $0 + $1.count } }
 
     /// Closes every idle connection (shutdown).
+    /// Closes the idle connections to endpoints that left every cluster (`ip:port`, with or without the TLS
+    /// suffix of the pool key). A connection in use at that moment finishes its exchange and goes back to the pool,
+    /// where the idle timeout closes it (no new request picks it: the endpoint is in no cluster).
+    func closeIdle(endpoints removed: Set<String>) {
+        guard !removed.isEmpty else { return }
+        for key in Array(self.idle.keys) {
+            let endpoint = key.split(separator: "|", maxSplits: 1).first.map(String.init) ?? key
+            guard removed.contains(endpoint), let connections = self.idle.removeValue(forKey: key) else { continue }
+            for connection in connections { connection.close() }
+        }
+    }
+
     func closeIdle() {
         let all = self.idle.values.flatMap { $0 }
         self.idle.removeAll()

@@ -50,8 +50,13 @@ extension GatewayServer {
                 self.state.withLockedValue { $0.snapshot = same }
                 return .unchanged
             }
+            // Pooled connections to endpoints that left every cluster (pods scaled away) are closed when idle;
+            // those to endpoints that remain are kept.
+            let before = changed.compactMap { current.clusters[$0] }.flatMap(\.endpoints).map(\.description)
+            let after = snapshot.clusters.clusters.values.flatMap(\.endpoints).map(\.description)
+            let removed = Set(before).subtracting(after)
             do {
-                try await plumbing.workers.install(snapshot)?.get()
+                try await plumbing.workers.install(snapshot, removedEndpoints: removed)?.get()
             } catch {
                 self.logger.error("endpoint update failed", metadata: ["error": "\(error)"])
                 return .failed

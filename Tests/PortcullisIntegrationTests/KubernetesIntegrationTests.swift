@@ -176,6 +176,7 @@ struct KubernetesIntegrationTests {
         #expect(gateway.stderrText().contains("endpoints updated"))
 
         // Scale down: v1's slice goes away; only v2 answers.
+        #expect(v1.openConnections > 0, "the gateway pools no connection to v1")
         try cluster.delete("/apis/discovery.k8s.io/v1beta1/namespaces/\(ns)/endpointslices/reviews-v1")
         let onlyV2 = try await Self.until("v2") {
             var seen: Set<String> = []
@@ -183,6 +184,9 @@ struct KubernetesIntegrationTests {
             return seen.sorted().joined(separator: ",")
         }
         #expect(onlyV2 == "v2")
+        // The gateway's idle pooled connections to the endpoint that left are closed.
+        let closed = try await Self.until("0") { String(v1.openConnections) }
+        #expect(closed == "0", "idle connections to the removed endpoint stayed open")
 
         // Secret rotation reaches new handshakes.
         let before = try TLSCurl.get(host: "a.example.com", port: httpsPort, caFile: certs.ca.certificatePath)

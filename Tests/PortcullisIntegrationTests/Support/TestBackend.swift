@@ -18,6 +18,9 @@ final class TestBackend: Sendable {
 
     /// TCP connections accepted so far (a pooled upstream connection counts once).
     var connections: Int { self.accepted.withLockedValue { $0 } }
+    /// TCP connections open now.
+    var openConnections: Int { self.open.withLockedValue { $0 } }
+    private let open: NIOLockedValueBox<Int>
 
     struct RecordedRequest: Sendable {
         var method: String
@@ -33,10 +36,11 @@ final class TestBackend: Sendable {
     var port: Int { self.channel.localAddress!.port! }
     var seen: [RecordedRequest] { self.requests.withLockedValue { $0 } }
 
-    private init(name: String, channel: Channel, accepted: NIOLockedValueBox<Int>) {
+    private init(name: String, channel: Channel, accepted: NIOLockedValueBox<Int>, open: NIOLockedValueBox<Int>) {
         self.name = name
         self.channel = channel
         self.accepted = accepted
+        self.open = open
     }
 
     static func start(name: String, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws
@@ -44,10 +48,13 @@ final class TestBackend: Sendable {
     {
         let box = NIOLockedValueBox<TestBackend?>(nil)
         let accepted = NIOLockedValueBox(0)
+        let open = NIOLockedValueBox(0)
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 accepted.withLockedValue { $0 += 1 }
+                open.withLockedValue { $0 += 1 }
+                channel.closeFuture.whenComplete { _ in open.withLockedValue { $0 -= 1 } }
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
                     try channel.pipeline.syncOperations.addHandler(
@@ -55,7 +62,7 @@ final class TestBackend: Sendable {
                 }
             }
             .bind(host: "127.0.0.1", port: 0).get()
-        let backend = TestBackend(name: name, channel: channel, accepted: accepted)
+        let backend = TestBackend(name: name, channel: channel, accepted: accepted, open: open)
         box.withLockedValue { $0 = backend }
         return backend
     }
