@@ -126,6 +126,27 @@ struct KubernetesRegistrySourceTests {
         await server.stop()
     }
 
+    @Test func watchNamespaceScopesTheRegistryAndSecretsStayInTheGatewayNamespace() async throws {
+        let server = try await FakeKubernetesAPIServer.start()
+        let client = try KubernetesAPIClient(config: server.clientConfig())
+        let source = KubernetesConfigSource(
+            client: client, watchNamespace: "shop", secretsNamespace: "edge", serviceRegistry: true,
+            backoff: testBackoff, minimumWatchTimeoutSeconds: 60)
+        let task = Task { for await _ in source.snapshots() {} }
+        #expect(await eventually { source.health.synced })
+        #expect(Set(server.lists.map(\.path)) == [
+            "/apis/networking.istio.io/v1/namespaces/shop/gateways",
+            "/apis/networking.istio.io/v1/namespaces/shop/virtualservices",
+            "/apis/networking.istio.io/v1/namespaces/shop/destinationrules",
+            "/apis/networking.istio.io/v1/namespaces/shop/serviceentries",
+            "/api/v1/namespaces/edge/secrets", "/api/v1/namespaces/shop/services",
+            "/apis/discovery.k8s.io/v1/namespaces/shop/endpointslices", "/api/v1/namespaces/shop/pods",
+        ])
+        task.cancel()
+        await task.value
+        await server.stop()
+    }
+
     @Test func istioKindsFallBackToV1beta1OnOlderInstalls() async throws {
         let server = try await FakeKubernetesAPIServer.start()
         server.unserved = ["/apis/networking.istio.io/v1/"]
