@@ -15,8 +15,6 @@ BUILD_PACKAGES := libssl-dev libnghttp2-dev zlib1g-dev pkg-config curl
 TEST_TOOLS     := curl python3 openssl
 # Debian packages whose commands have other names: nghttp2-client brings nghttp and h2load.
 TEST_PACKAGES  := nghttp2-client
-# Python modules the integration tests' peers use (HTTP/2 origin, gRPC client and server), from PyPI.
-TEST_PYTHON    := grpcio h2
 
 SWIFT_BUILD := $(SWIFT) build $(SWIFTPM_FLAGS)
 
@@ -55,14 +53,24 @@ endef
 deps:
 	$(call apt_install,$(BUILD_PACKAGES))
 
-# Test tools are checked as commands (python3 may come from pyenv or similar), installed with apt when absent.
+# Python packages the tests use (PACKAGE:MODULE): kubernetes-validate checks config/kubernetes; grpcio and h2 are the
+# gRPC peer and the HTTP/2 origin of the integration tests.
+PIP_TOOLS      := kubernetes-validate:kubernetes_validate grpcio:grpc h2:h2
+
+# Test tools are checked as commands (python3 may come from pyenv or similar), installed with apt when absent;
+# Python packages are installed with pip when python3 cannot import them (pip itself from apt when missing; on a
+# system Python that refuses pip installs (PEP 668), --break-system-packages is the fallback).
 test-tools: deps
 	$(call apt_install,$(foreach t,$(TEST_TOOLS),$(if $(shell command -v $(t) 2>/dev/null),,$(t))))
 	$(call apt_install,$(TEST_PACKAGES))
-	@python3 -c 'import grpc, h2' 2>/dev/null || { \
-	    echo "installing Python test modules: $(TEST_PYTHON)"; \
-	    python3 -m pip install --quiet --disable-pip-version-check $(TEST_PYTHON) 2>/dev/null \
-	    || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages $(TEST_PYTHON); }
+	$(call apt_install,$(if $(shell python3 -m pip --version 2>/dev/null),,python3-pip))
+	@for entry in $(PIP_TOOLS); do \
+	    package=$${entry%%:*}; module=$${entry##*:}; \
+	    python3 -c "import $$module" 2>/dev/null && continue; \
+	    echo "installing $$package with pip"; \
+	    python3 -m pip install --quiet "$$package" 2>/dev/null \
+	        || python3 -m pip install --quiet --break-system-packages "$$package" || exit 1; \
+	done
 
 build: deps
 	$(SWIFT_BUILD)

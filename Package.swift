@@ -84,6 +84,7 @@ let package = Package(
             name: "PortcullisControlPlane",
             dependencies: [
                 "PortcullisModel", .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"), "PortcullisTLS",

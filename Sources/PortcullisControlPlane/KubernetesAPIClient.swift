@@ -76,8 +76,9 @@ public struct KubernetesAPIClient: Sendable {
     /// `timeoutSeconds`. The stream finishes normally at the end of the response (also right after an `ERROR`
     /// event), and throws when the connection drops mid-response, when no byte arrives for `timeoutSeconds` plus
     /// 30 s, or for an error status (a 410 status means: list again).
+    /// `onOpen` runs once the server has accepted the watch (a 200 head), before any event.
     public func watch(
-        path: String, resourceVersion: String, timeoutSeconds: Int = 300
+        path: String, resourceVersion: String, timeoutSeconds: Int = 300, onOpen: (@Sendable () -> Void)? = nil
     ) -> AsyncThrowingStream<KubernetesWatchEvent, any Error> {
         let query = [
             "watch=1", "resourceVersion=" + Self.queryEscape(resourceVersion), "allowWatchBookmarks=true",
@@ -91,6 +92,7 @@ public struct KubernetesAPIClient: Sendable {
             do {
                 try await client.exchange(target: target, readTimeout: readTimeout) { head, body in
                     guard head.status == .ok else { throw await Self.errorResponse(head, &body) }
+                    onOpen?()
                     var lines = LineSplitter(limit: client.config.maxMessageBytes)
                     while let chunk = try await body.next() {
                         for line in try lines.append(chunk) where !line.isEmpty {
@@ -168,6 +170,7 @@ public struct KubernetesAPIClient: Sendable {
     ) async throws -> Result {
         let tls = self.tlsContext
         let host = self.config.host
+        let serverName = self.config.tls?.serverName ?? host
         let channel: NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>
         do {
             channel = try await ClientBootstrap(group: self.group)
@@ -175,7 +178,7 @@ public struct KubernetesAPIClient: Sendable {
                 .connect(host: host, port: self.config.port) { channel in
                     channel.eventLoop.makeCompletedFuture {
                         let sync = channel.pipeline.syncOperations
-                        if let tls { try sync.addHandler(TLSClientHandler(context: tls, serverName: host)) }
+                        if let tls { try sync.addHandler(TLSClientHandler(context: tls, serverName: serverName)) }
                         try sync.addHandler(IdleStateHandler(readTimeout: readTimeout))
                         try sync.addHandler(ReadTimeoutHandler())
                         try sync.addHTTPClientHandlers()

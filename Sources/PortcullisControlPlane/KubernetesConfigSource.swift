@@ -1,23 +1,69 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import PortcullisModel
 
+/// What the Kubernetes source yields: the loaded config (Istio objects, Secrets, Services) and the Services'
+/// ready endpoints, kept apart so an endpoint change can skip the route compiler.
+public struct KubernetesConfigSnapshot: Sendable {
+    public var loaded: ConfigLoadResult
+    public var endpoints: ServiceEndpoints
+
+    public init(loaded: ConfigLoadResult, endpoints: ServiceEndpoints = ServiceEndpoints()) {
+        self.loaded = loaded
+        self.endpoints = endpoints
+    }
+}
+
+/// How the source's connection to the API server is doing, for `/ready`, logs and metrics.
+public struct KubernetesSourceHealth: Sendable, Hashable {
+    /// Every collection has been listed at least once.
+    public var synced: Bool
+    /// The collections not listed yet (REST paths).
+    public var waitingFor: [String]
+    /// When the current run of API failures began (the earliest over all collections); nil while connected.
+    public var disconnectedSince: Date?
+    /// The most recent failure message of a failing collection.
+    public var lastError: String?
+    /// Failed API requests since start, over all collections.
+    public var totalFailures: Int
+
+    public var connected: Bool { self.disconnectedSince == nil }
+}
+
 /// Config from a Kubernetes API server: the Istio networking objects (and optionally the Secrets of one
-/// namespace), listed and watched by one ``KubernetesReflector`` each.
+/// namespace, and the service registry), listed and watched by one ``KubernetesReflector`` each.
 ///
-/// After every reflector's first successful list, and then after every change of any store, the stores are
-/// rendered as one multi-document JSON text (JSON is YAML) and run through the same ``ConfigLoader`` as files, so
-/// validation and diagnostics are identical. A relist that finds nothing changed yields nothing.
+/// After every reflector's first successful list, and then after every change of any store, a snapshot is
+/// yielded. Istio objects and Secrets are rendered as one multi-document JSON text (JSON is YAML) and run through
+/// the same ``ConfigLoader`` as files, so validation and diagnostics are identical; that happens only when one of
+/// those collections changed. Services, EndpointSlices and Pods are read directly (``KubernetesServiceRegistry``).
+/// A relist that finds nothing changed yields nothing.
 public struct KubernetesConfigSource: Sendable {
+    /// What a collection contributes.
+    public enum Role: Sendable, Hashable {
+        /// Istio objects or Secrets, through the config loader.
+        case config
+        /// Core `v1` Services.
+        case services
+        /// `discovery.k8s.io` EndpointSlices.
+        case endpointSlices
+        /// Pods, for their labels only.
+        case pods
+    }
+
     /// The API client shared by the reflectors.
     public let client: KubernetesAPIClient
     /// The loader that validates and decodes the objects.
     public let loader: ConfigLoader
     /// The reflectors, in the order their objects are rendered.
     public let reflectors: [KubernetesReflector]
+    /// The role of each reflector.
+    public let roles: [Role]
 
     /// The Istio collections read: `networking.istio.io/v1` Gateways, VirtualServices, DestinationRules and
-    /// ServiceEntries, in `watchNamespace` or all namespaces, plus core `v1` Secrets in `secretsNamespace` if set.
+    /// ServiceEntries (`v1beta1` when the server does not serve `v1`), in `watchNamespace` or all namespaces, plus
+    /// core `v1` Secrets in `secretsNamespace` if set.
     public static func resources(watchNamespace: String?, secretsNamespace: String?) -> [KubernetesResource] {
         var resources = ["gateways", "virtualservices", "destinationrules", "serviceentries"].map {
             KubernetesResource(group: "networking.istio.io", version: "v1", plural: $0, namespace: watchNamespace)
@@ -29,19 +75,53 @@ public struct KubernetesConfigSource: Sendable {
         return resources
     }
 
-    /// Creates a source reflecting ``resources(watchNamespace:secretsNamespace:)``.
+    /// Creates a source reflecting ``resources(watchNamespace:secretsNamespace:)`` and, with `serviceRegistry`,
+    /// core `v1` Services, EndpointSlices (`discovery.k8s.io/v1`, falling back to `v1beta1`) and Pods (labels
+    /// only) in `watchNamespace` or all namespaces.
     public init(
         client: KubernetesAPIClient, loader: ConfigLoader = ConfigLoader(), watchNamespace: String? = nil,
-        secretsNamespace: String? = nil, backoff: KubernetesBackoff = KubernetesBackoff(),
-        minimumWatchTimeoutSeconds: Int = 300, logger: Logger = Logger(label: "portcullis.kubernetes")
+        secretsNamespace: String? = nil, serviceRegistry: Bool = false,
+        backoff: KubernetesBackoff = KubernetesBackoff(), minimumWatchTimeoutSeconds: Int = 300,
+        logger: Logger = Logger(label: "portcullis.kubernetes")
     ) {
-        self.init(
-            client: client, loader: loader,
-            resources: Self.resources(watchNamespace: watchNamespace, secretsNamespace: secretsNamespace),
-            backoff: backoff, minimumWatchTimeoutSeconds: minimumWatchTimeoutSeconds, logger: logger)
+        let config = Self.resources(watchNamespace: watchNamespace, secretsNamespace: secretsNamespace)
+        var reflectors = config.map { resource in
+            // Istio before 1.22 serves no v1: its v1beta1 has the same schema (and the loader accepts it).
+            var fallback = resource
+            fallback.version = "v1beta1"
+            return KubernetesReflector(
+                client: client, resource: resource, fallbacks: resource.group.isEmpty ? [] : [fallback],
+                backoff: backoff, minimumWatchTimeoutSeconds: minimumWatchTimeoutSeconds, logger: logger)
+        }
+        var roles = [Role](repeating: .config, count: reflectors.count)
+        if serviceRegistry {
+            func resource(_ group: String, _ version: String, _ plural: String) -> KubernetesResource {
+                KubernetesResource(group: group, version: version, plural: plural, namespace: watchNamespace)
+            }
+            reflectors.append(
+                KubernetesReflector(
+                    client: client, resource: resource("", "v1", "services"),
+                    transform: KubernetesServiceRegistry.trimService, backoff: backoff,
+                    minimumWatchTimeoutSeconds: minimumWatchTimeoutSeconds, logger: logger))
+            reflectors.append(
+                KubernetesReflector(
+                    client: client, resource: resource("discovery.k8s.io", "v1", "endpointslices"),
+                    fallbacks: [resource("discovery.k8s.io", "v1beta1", "endpointslices")],
+                    transform: KubernetesServiceRegistry.trimEndpointSlice, backoff: backoff,
+                    minimumWatchTimeoutSeconds: minimumWatchTimeoutSeconds, logger: logger))
+            reflectors.append(
+                KubernetesReflector(
+                    client: client, resource: resource("", "v1", "pods"), transform: KubernetesServiceRegistry.trimPod,
+                    backoff: backoff, minimumWatchTimeoutSeconds: minimumWatchTimeoutSeconds, logger: logger))
+            roles += [.services, .endpointSlices, .pods]
+        }
+        self.client = client
+        self.loader = loader
+        self.reflectors = reflectors
+        self.roles = roles
     }
 
-    /// Creates a source reflecting exactly `resources`.
+    /// Creates a source reflecting exactly `resources`, all as config.
     public init(
         client: KubernetesAPIClient, loader: ConfigLoader = ConfigLoader(), resources: [KubernetesResource],
         backoff: KubernetesBackoff = KubernetesBackoff(), minimumWatchTimeoutSeconds: Int = 300,
@@ -54,6 +134,7 @@ public struct KubernetesConfigSource: Sendable {
                 client: client, resource: $0, backoff: backoff,
                 minimumWatchTimeoutSeconds: minimumWatchTimeoutSeconds, logger: logger)
         }
+        self.roles = [Role](repeating: .config, count: resources.count)
     }
 
     /// Whether every collection has been listed at least once (readiness).
@@ -64,32 +145,67 @@ public struct KubernetesConfigSource: Sendable {
         Dictionary(uniqueKeysWithValues: self.reflectors.map { ($0.resource.path, $0.status) })
     }
 
+    /// Sync and connection state over every collection.
+    public var health: KubernetesSourceHealth {
+        let statuses = self.reflectors.map(\.status)
+        let failing = statuses.filter { $0.failingSince != nil }.sorted { $0.failingSince! < $1.failingSince! }
+        return KubernetesSourceHealth(
+            synced: statuses.allSatisfy(\.synced), waitingFor: statuses.filter { !$0.synced }.map(\.path),
+            disconnectedSince: failing.first?.failingSince, lastError: failing.last?.lastError,
+            totalFailures: statuses.reduce(0) { $0 + $1.totalFailures })
+    }
+
     /// The name diagnostics use as the "file" of objects from this source.
     public var sourceName: String { "kubernetes://\(self.client.config.host):\(self.client.config.port)" }
 
     /// Yields a load result once every collection has been listed, then after every change; ends when iteration
-    /// stops (which stops the reflectors).
+    /// stops (which stops the reflectors). Services are in `config.services`; endpoints are left out.
     public func updates() -> AsyncStream<ConfigLoadResult> {
-        let (stream, continuation) = AsyncStream<ConfigLoadResult>.makeStream()
+        let snapshots = self.snapshots()
+        return AsyncStream { continuation in
+            let task = Task {
+                for await snapshot in snapshots { continuation.yield(snapshot.loaded) }
+                continuation.finish()
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+
+    /// Yields a snapshot once every collection has been listed, then after every change; ends when iteration
+    /// stops (which stops the reflectors).
+    ///
+    /// Bursts coalesce: reflectors only record their latest store and wake the combiner, which builds one
+    /// snapshot from whatever changed since it last ran; a consumer slower than the changes gets only the newest
+    /// snapshot (each is the complete state). So 1,000 objects created in a burst cost a few loads, not 1,000.
+    public func snapshots() -> AsyncStream<KubernetesConfigSnapshot> {
+        let (stream, continuation) = AsyncStream<KubernetesConfigSnapshot>.makeStream(
+            bufferingPolicy: .bufferingNewest(1))
         let source = self
         let task = Task {
-            let (changes, sink) = AsyncStream<(Int, KubernetesStoreSnapshot)>.makeStream()
+            let pending = NIOLockedValueBox<[Int: KubernetesStoreSnapshot]>([:])
+            let (wakeups, wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
             await withTaskGroup(of: Void.self) { group in
                 for (index, reflector) in source.reflectors.enumerated() {
-                    group.addTask { await reflector.run { sink.yield((index, $0)) } }
+                    group.addTask {
+                        await reflector.run { store in
+                            pending.withLockedValue { $0[index] = store }
+                            wake.yield()
+                        }
+                    }
                 }
                 group.addTask {
-                    var stores: [Int: KubernetesStoreSnapshot] = [:]
-                    for await (index, snapshot) in changes {
-                        stores[index] = snapshot
-                        guard stores.count == source.reflectors.count else { continue }
-                        let ordered = (0..<source.reflectors.count).compactMap { stores[$0] }
-                        continuation.yield(source.load(ordered))
+                    var combiner = SnapshotCombiner(source: source)
+                    for await _ in wakeups {
+                        let changed = pending.withLockedValue { stores in
+                            defer { stores = [:] }
+                            return stores
+                        }
+                        if let combined = combiner.apply(changed) { continuation.yield(combined) }
                     }
                 }
                 await group.next()
                 group.cancelAll()
-                sink.finish()
+                wake.finish()
             }
             continuation.finish()
         }
@@ -109,5 +225,52 @@ public struct KubernetesConfigSource: Sendable {
             for key in store.objects.keys.sorted() { documents.append(store.objects[key]!.serialized) }
         }
         return documents.joined(separator: "\n---\n") + "\n"
+    }
+}
+
+/// Keeps the latest store of every reflector and recomputes only what a change touches.
+private struct SnapshotCombiner {
+    let source: KubernetesConfigSource
+    var stores: [Int: KubernetesStoreSnapshot] = [:]
+    var loaded: ConfigLoadResult?
+    var services: [KubernetesService] = []
+    var endpoints = ServiceEndpoints()
+    var dirty: Set<KubernetesConfigSource.Role> = []
+
+    init(source: KubernetesConfigSource) {
+        self.source = source
+    }
+
+    /// Records the changed stores; returns the combined snapshot once every store is present.
+    mutating func apply(_ changed: [Int: KubernetesStoreSnapshot]) -> KubernetesConfigSnapshot? {
+        for (index, store) in changed {
+            self.stores[index] = store
+            let role = self.source.roles[index]
+            self.dirty.insert(role == .pods ? .endpointSlices : role)
+        }
+        guard !changed.isEmpty, self.stores.count == self.source.reflectors.count else { return nil }
+        let roles = self.source.roles
+        func objects(_ role: KubernetesConfigSource.Role) -> [String: KubernetesJSON] {
+            var all: [String: KubernetesJSON] = [:]
+            for index in roles.indices where roles[index] == role {
+                all.merge(self.stores[index]!.objects) { first, _ in first }
+            }
+            return all
+        }
+        if self.dirty.contains(.config) || self.loaded == nil {
+            let ordered = roles.indices.filter { roles[$0] == .config }.map { self.stores[$0]! }
+            self.loaded = self.source.load(ordered)
+        }
+        if self.dirty.contains(.services) {
+            self.services = KubernetesServiceRegistry.services(objects(.services), sourceName: self.source.sourceName)
+        }
+        if self.dirty.contains(.endpointSlices) {
+            self.endpoints = KubernetesServiceRegistry.endpoints(
+                slices: objects(.endpointSlices), pods: objects(.pods))
+        }
+        self.dirty = []
+        var loaded = self.loaded!
+        loaded.config.services = self.services
+        return KubernetesConfigSnapshot(loaded: loaded, endpoints: self.endpoints)
     }
 }

@@ -88,6 +88,12 @@ public struct KubernetesReflectorStatus: Sendable, Hashable {
     public var consecutiveFailures = 0
     /// The last failure, cleared by the next successful list or event.
     public var lastError: String?
+    /// When the current run of failures began; nil while the API server answers.
+    public var failingSince: Date?
+    /// Failures since the reflector started (never reset), for the watch-error metric.
+    public var totalFailures = 0
+    /// The collection actually reflected: the first of the candidate versions the server serves.
+    public var path = ""
 }
 
 /// Lists and watches one collection the way client-go's reflector does and keeps it in memory.
@@ -97,11 +103,19 @@ public struct KubernetesReflectorStatus: Sendable, Hashable {
 /// seen; a 410 (HTTP status or `ERROR` event) or any other `ERROR` event lists again, replacing the store. API
 /// errors back off with jitter. The store is published only when it changed, so a relist that finds the same
 /// objects publishes nothing; the first successful list is always published, even when empty.
+///
+/// A list answered 404 moves on to the next of `fallbacks` (another version of the same collection, e.g.
+/// `discovery.k8s.io/v1beta1` EndpointSlices on servers older than 1.21); `transform` trims each object before it
+/// is stored and compared (client-go's `TransformFunc`), so fields the gateway ignores cause no publish.
 public final class KubernetesReflector: Sendable {
     /// The API client.
     public let client: KubernetesAPIClient
-    /// The collection reflected.
+    /// The collection reflected (the preferred version).
     public let resource: KubernetesResource
+    /// Other versions of the collection, tried in order when the server does not serve the previous one.
+    public let fallbacks: [KubernetesResource]
+    /// Applied to every object before it is stored.
+    public let transform: (@Sendable (KubernetesJSON) -> KubernetesJSON)?
     /// Delays between retries after errors.
     public let backoff: KubernetesBackoff
     /// The shortest watch timeout asked of the server; each watch asks for a random value between this and twice
@@ -112,11 +126,16 @@ public final class KubernetesReflector: Sendable {
 
     /// Creates a reflector; nothing happens until `run` or `snapshots` is called.
     public init(
-        client: KubernetesAPIClient, resource: KubernetesResource, backoff: KubernetesBackoff = KubernetesBackoff(),
+        client: KubernetesAPIClient, resource: KubernetesResource, fallbacks: [KubernetesResource] = [],
+        transform: (@Sendable (KubernetesJSON) -> KubernetesJSON)? = nil,
+        backoff: KubernetesBackoff = KubernetesBackoff(),
         minimumWatchTimeoutSeconds: Int = 300, logger: Logger = Logger(label: "portcullis.kubernetes")
     ) {
         self.client = client
         self.resource = resource
+        self.fallbacks = fallbacks
+        self.transform = transform
+        self.state.withLockedValue { $0.path = resource.path }
         self.backoff = backoff
         self.minimumWatchTimeoutSeconds = max(1, minimumWatchTimeoutSeconds)
         self.logger = logger
@@ -157,13 +176,37 @@ public final class KubernetesReflector: Sendable {
                     metadata: ["resource": "\(self.resource)", "error": "\(error)"])
                 loop.needsList = true
                 loop.goneInARow += 1
+            } catch let error as KubernetesAPIError
+                where error.status?.code == 404 && loop.needsList && loop.candidate < self.fallbacks.count
+            {
+                loop.candidate += 1
+                let next = self.candidates[loop.candidate]
+                self.state.withLockedValue { $0.path = next.path }
+                self.logger.info(
+                    "Kubernetes collection not served; trying another version",
+                    metadata: ["resource": "\(self.candidates[loop.candidate - 1])", "next": "\(next)"])
             } catch {
                 if Task.isCancelled { return }
                 loop.failures += 1
                 let failures = loop.failures
+                let now = Date()
                 self.state.withLockedValue {
                     $0.consecutiveFailures = failures
                     $0.lastError = "\(error)"
+                    $0.totalFailures += 1
+                    if $0.failingSince == nil { $0.failingSince = now }
+                }
+                if let status = (error as? KubernetesAPIError)?.status, status.code == 401 || status.code == 403 {
+                    self.logger.error(
+                        "Kubernetes API refused access; check the gateway's credentials and RBAC (get, list and watch)",
+                        metadata: [
+                            "resource": "\(self.currentResource(loop))", "error": "\(error)",
+                            "failures": "\(failures)",
+                        ])
+                }
+                if loop.needsList, (error as? KubernetesAPIError)?.status?.code == 404, loop.candidate > 0 {
+                    loop.candidate = 0  // none of the versions is served (yet): start over after the backoff
+                    self.state.withLockedValue { $0.path = self.resource.path }
                 }
                 var delay = self.backoff.delay(attempt: failures)
                 if case .status(_, let retryAfter?) = error as? KubernetesAPIError {
@@ -180,29 +223,46 @@ public final class KubernetesReflector: Sendable {
         }
     }
 
+    /// The preferred resource, then the fallbacks.
+    private var candidates: [KubernetesResource] { [self.resource] + self.fallbacks }
+
+    private func currentResource(_ loop: ReflectorLoop) -> KubernetesResource { self.candidates[loop.candidate] }
+
+    private func stored(_ object: KubernetesJSON) -> KubernetesJSON {
+        self.transform.map { $0(object) } ?? object
+    }
+
     /// Lists the collection and replaces the store; publishes if it differs from the published one.
     private func relist(
         _ loop: inout ReflectorLoop, onChange: @Sendable (KubernetesStoreSnapshot) async -> Void
     ) async throws {
-        let (items, version) = try await self.client.list(path: self.resource.path)
+        let (items, version) = try await self.client.list(path: self.currentResource(loop).path)
         var fresh: [String: KubernetesJSON] = [:]
-        for item in items { fresh[item.storeKey] = item }
+        for item in items { fresh[item.storeKey] = self.stored(item) }
         let changed = !loop.published || fresh != loop.store
         loop.store = fresh
         loop.resourceVersion = version
         loop.needsList = false
         loop.failures = 0
+        let failedSince = self.state.withLockedValue { $0.failingSince }
+        if let failedSince {
+            self.logger.notice(
+                "Kubernetes API reachable again",
+                metadata: ["resource": "\(self.currentResource(loop))", "failing_since": "\(failedSince)"])
+        }
         self.state.withLockedValue {
             $0.synced = true
             $0.lists += 1
             $0.resourceVersion = version
             $0.consecutiveFailures = 0
             $0.lastError = nil
+            $0.failingSince = nil
         }
         self.logger.debug(
             "Kubernetes list",
             metadata: [
-                "resource": "\(self.resource)", "items": "\(items.count)", "resource_version": "\(version)",
+                "resource": "\(self.currentResource(loop))", "items": "\(items.count)",
+                "resource_version": "\(version)",
                 "changed": "\(changed)",
             ])
         if changed { await self.publish(&loop, onChange) }
@@ -216,16 +276,34 @@ public final class KubernetesReflector: Sendable {
         let started = ContinuousClock.now
         var sawEvent = false
         self.state.withLockedValue { $0.watches += 1 }
+        // An accepted watch means the server answers again: the failure run ends here, not at the next event
+        // (which may be minutes away on a quiet collection).
+        let (state, logger, resource) = (self.state, self.logger, self.currentResource(loop))
         let events = self.client.watch(
-            path: self.resource.path, resourceVersion: loop.resourceVersion, timeoutSeconds: timeout)
+            path: resource.path, resourceVersion: loop.resourceVersion, timeoutSeconds: timeout,
+            onOpen: {
+                let failed = state.withLockedValue { status in
+                    let since = status.failingSince
+                    status.consecutiveFailures = 0
+                    status.lastError = nil
+                    status.failingSince = nil
+                    return since
+                }
+                if let failed {
+                    logger.notice(
+                        "Kubernetes API reachable again",
+                        metadata: ["resource": "\(resource)", "failing_since": "\(failed)"])
+                }
+            })
         for try await event in events {
             sawEvent = true
             var changed = false
             switch event {
             case .added(let object), .modified(let object):
                 let key = object.storeKey
-                if loop.store[key] != object {
-                    loop.store[key] = object
+                let kept = self.stored(object)
+                if loop.store[key] != kept {
+                    loop.store[key] = kept
                     changed = true
                 }
                 loop.resourceVersion = object.resourceVersion ?? loop.resourceVersion
@@ -252,6 +330,7 @@ public final class KubernetesReflector: Sendable {
                 $0.resourceVersion = version
                 $0.consecutiveFailures = 0
                 $0.lastError = nil
+                $0.failingSince = nil
             }
             if changed { await self.publish(&loop, onChange) }
         }
@@ -289,4 +368,6 @@ private struct ReflectorLoop {
     var published = false
     var failures = 0
     var goneInARow = 0
+    /// Index into the reflector's candidate resources.
+    var candidate = 0
 }

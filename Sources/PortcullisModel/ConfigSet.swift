@@ -5,6 +5,9 @@ public struct ConfigSet: Sendable, Hashable {
     public var destinationRules: [DestinationRule] = []
     public var serviceEntries: [ServiceEntry] = []
     public var secrets: [Secret] = []
+    /// Core `v1` Services from the Kubernetes service registry (their endpoints travel separately, see
+    /// ``ServiceEndpoints``).
+    public var services: [KubernetesService] = []
     /// Portcullis `ForwardProxy` listeners (issue 5, forward-proxy mode).
     public var forwardProxies: [ForwardProxy] = []
     /// Mesh settings from `ConfigMap/istio` (`data.mesh`), when present.
@@ -14,6 +17,7 @@ public struct ConfigSet: Sendable, Hashable {
     public var isEmpty: Bool {
         self.gateways.isEmpty && self.virtualServices.isEmpty && self.destinationRules.isEmpty
             && self.serviceEntries.isEmpty && self.secrets.isEmpty && self.forwardProxies.isEmpty
+            && self.services.isEmpty
     }
 }
 

@@ -13,11 +13,14 @@ public final class GatewaySnapshot: Sendable {
     public let routing: RoutingTable
     public let clusters: ClusterCatalog
     public let tls: TLSMaterial
+    /// The Kubernetes Service endpoints the clusters were built with (empty for file config).
+    public let endpoints: ServiceEndpoints
 
     public init(
         version: String, config: ConfigSet, routing: RoutingTable, clusters: ClusterCatalog,
-        tls: TLSMaterial = TLSMaterial()
+        tls: TLSMaterial = TLSMaterial(), endpoints: ServiceEndpoints = ServiceEndpoints()
     ) {
+        self.endpoints = endpoints
         self.version = version
         self.config = config
         self.routing = routing

@@ -127,6 +127,28 @@ final class UpstreamPool {
     /// Number of idle connections (for tests and the admin dump).
     var idleCount: Int { self.idle.values.reduce(0) { $0 + $1.count } }
 
+    /// Closes the idle connections to endpoints that left every cluster (`ip:port`, whatever TLS, protocol or
+    /// resolved-address suffix the pool key carries); HTTP/2 connections to them stop taking streams and close once
+    /// their streams finish. A connection in use at that moment finishes its exchange and goes back to the pool,
+    /// where the idle timeout closes it (no new request picks it: the endpoint is in no cluster).
+    func closeIdle(endpoints removed: Set<String>) {
+        guard !removed.isEmpty else { return }
+        for key in Array(self.idle.keys) {
+            guard removed.contains(Self.endpoint(ofPoolKey: key)), let connections = self.idle.removeValue(forKey: key)
+            else { continue }
+            for connection in connections { connection.close() }
+        }
+        for key in Array(self.http2.keys) where removed.contains(Self.endpoint(ofPoolKey: key)) {
+            let connections = self.http2.removeValue(forKey: key) ?? []
+            for connection in connections { connection.retire() }
+        }
+    }
+
+    /// The `ip:port` a pool key starts with (keys are `ip:port[|tls|sni][|h2][@address]`).
+    static func endpoint(ofPoolKey key: String) -> String {
+        String(key.prefix { $0 != "|" && $0 != "@" })
+    }
+
     /// Closes every idle connection (shutdown); HTTP/2 connections stop taking streams and close once idle.
     func closeIdle() {
         let all = self.idle.values.flatMap { $0 }

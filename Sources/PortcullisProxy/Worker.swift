@@ -34,8 +34,10 @@ public final class Worker {
         self.pool = UpstreamPool(eventLoop: eventLoop)
     }
 
-    /// Installs a new snapshot. Load-balancer state survives for clusters whose object is unchanged.
-    public func install(_ snapshot: GatewaySnapshot) {
+    /// Installs a new snapshot and closes idle pooled connections to `removedEndpoints` (`ip:port` of endpoints
+    /// that left every cluster). Load-balancer state survives for clusters whose object is unchanged.
+    public func install(_ snapshot: GatewaySnapshot, removedEndpoints: Set<String> = []) {
+        self.pool.closeIdle(endpoints: removedEndpoints)
         self.snapshot = snapshot
         self.addressCache.removeAll(keepingCapacity: true)
         self.runtimes = self.runtimes.filter { key, value in
@@ -154,9 +156,10 @@ public final class WorkerSet: Sendable {
         return EventLoopFuture.andAllSucceed(futures, on: first.eventLoop)
     }
 
-    /// Installs `snapshot` on every loop; the future completes once all have it.
-    public func install(_ snapshot: GatewaySnapshot) -> EventLoopFuture<Void>? {
-        self.forEach { $0.install(snapshot) }
+    /// Installs `snapshot` on every loop, closing idle connections to `removedEndpoints`; the future completes
+    /// once all have it.
+    public func install(_ snapshot: GatewaySnapshot, removedEndpoints: Set<String> = []) -> EventLoopFuture<Void>? {
+        self.forEach { $0.install(snapshot, removedEndpoints: removedEndpoints) }
     }
 
     /// Sum of open downstream connections over all loops.

@@ -33,8 +33,8 @@ final class CompileState {
         if self.reported.insert(d.description).inserted { self.diagnostics.append(d) }
     }
 
-    /// Destination → cluster key, defaulting the port to the ServiceEntry's only port, else the gateway server's
-    /// declared port (§2.4); short names expand with the referencing object's namespace (§6).
+    /// Destination → cluster key, defaulting the port to the Service's or ServiceEntry's only port, else the gateway
+    /// server's declared port (§2.4); short names expand with the referencing object's namespace (§6).
     func clusterKey(_ d: Destination, namespace: String, serverPort: Int) -> ClusterKey {
         let host = HostNames.expand(d.host, namespace: namespace, domain: self.options.domain)
         let port = d.port ?? self.onlyServiceEntryPort(host) ?? serverPort
@@ -51,6 +51,9 @@ final class CompileState {
 
     private func onlyServiceEntryPort(_ host: String) -> Int? {
         let h = host.lowercased()
+        if let service = self.config.services.first(where: { $0.hostname(domain: self.options.domain) == h }) {
+            return service.ports.count == 1 ? service.ports[0].number : nil
+        }
         let exact = self.config.serviceEntries.first { $0.hosts.contains { $0.lowercased() == h } }
         let entry = exact ?? self.config.serviceEntries.first { se in
             se.hosts.contains { HostNames.covers($0.lowercased(), h) }

@@ -47,6 +47,12 @@ enum ConfigDump {
                     return d
                 },
                 "secrets": config.secrets.map { meta($0.meta) },
+                "services": config.services.map { service -> [String: Any] in
+                    var d = meta(service.meta)
+                    d["ports"] = service.ports.map { "\($0.name)/\($0.number)" }
+                    d["ready_endpoints"] = snapshot.endpoints[service: service.key].map(\.address)
+                    return d
+                },
             ]
             root["listeners"] = snapshot.routing.listeners.map { listener -> [String: Any] in
                 var d: [String: Any] = ["bind": listener.bind, "port": listener.port, "kind": "\(listener.kind)"]

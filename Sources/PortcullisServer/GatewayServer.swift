@@ -13,6 +13,8 @@ import PortcullisUpstream
 /// Options of `portcullis run`.
 public struct GatewayOptions: Sendable {
     public var configPaths: [String]
+    /// Config from a Kubernetes API server instead of `configPaths` (`--kubernetes`, `--kubeconfig`).
+    public var kubernetes: KubernetesSourceOptions?
     public var adminHost = "127.0.0.1"
     public var adminPort = 15000
     public var concurrency = System.coreCount
@@ -40,6 +42,23 @@ public struct GatewayOptions: Sendable {
     public static func isValidDNSServer(_ text: String) -> Bool { DNSSetup.isValidServer(text) }
 }
 
+/// Where and how to watch a Kubernetes API server.
+public struct KubernetesSourceOptions: Sendable {
+    /// The API server and credentials.
+    public var cluster: KubernetesClusterConfig
+    /// Watch Istio objects, Services, EndpointSlices and Pods only in this namespace; nil = all namespaces.
+    public var watchNamespace: String?
+    /// The shortest watch timeout asked of the server (each watch asks for a random value up to twice this).
+    public var minimumWatchTimeoutSeconds = 300
+    /// Retry delays after API errors.
+    public var backoff = KubernetesBackoff()
+
+    public init(cluster: KubernetesClusterConfig, watchNamespace: String? = nil) {
+        self.cluster = cluster
+        self.watchNamespace = watchNamespace
+    }
+}
+
 /// The composition root (ARCHITECTURE layer 5): event loops, config snapshots, listeners, admin, signals, drain.
 public final class GatewayServer: Sendable {
     enum Readiness: Sendable {
@@ -48,33 +67,40 @@ public final class GatewayServer: Sendable {
         case draining
     }
 
-    private struct State: Sendable {
+    struct State: Sendable {
         var readiness = Readiness.starting
         var snapshot: GatewaySnapshot?
         var loadedAt: String?
         var lastRejected: [ConfigDiagnostic] = []
         /// Stamps of the certificate files the active config references (rotation check).
         var certificateStamp = ""
+        /// The Kubernetes source, when config comes from an API server (readiness and metrics read its health).
+        var kubernetes: KubernetesConfigSource?
+        /// API failures already counted in the watch-error metric.
+        var countedFailures = 0
     }
 
     public let options: GatewayOptions
-    private let logger: Logger
-    private let state = NIOLockedValueBox(State())
-    private let metrics: GatewayMetrics
+    let logger: Logger
+    let state = NIOLockedValueBox(State())
+    let metrics: GatewayMetrics
+    let controlPlane: ControlPlaneMetrics
 
     public init(options: GatewayOptions, logger: Logger) {
         self.options = options
         self.logger = logger
         self.metrics = GatewayMetrics(gatewayName: "portcullis", namespace: options.namespace)
+        self.controlPlane = ControlPlaneMetrics(self.metrics)
     }
 
-    private var builder: SnapshotBuilder {
+    var builder: SnapshotBuilder {
         SnapshotBuilder(
             options: RoutingOptions(gatewayLabels: self.options.labels, gatewayNamespace: self.options.namespace))
     }
 
     /// Runs until SIGTERM/SIGINT, then drains. Returns the process exit code.
     public func run() async throws -> Int32 {
+        if let kubernetes = self.options.kubernetes { return try await self.runKubernetes(kubernetes) }
         let source = FileConfigSource(
             paths: self.options.configPaths, loader: ConfigLoader(), interval: self.options.reloadInterval)
         let firstLoad = source.load()
@@ -86,36 +112,18 @@ public final class GatewayServer: Sendable {
             return 1
         }
 
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, self.options.concurrency))
-        let threadPool = NIOThreadPool(numberOfThreads: 1)
-        threadPool.start()
-        let accessLog = try AccessLogger(destination: self.options.accessLog, format: self.options.accessLogFormat)
-        let services = ProxyServices(
-            metrics: self.metrics, accessLog: accessLog,
-            dns: DNSSetup.makeCache(options: self.options, group: group, threadPool: threadPool, logger: self.logger),
-            limits: self.options.limits)
-        let workers = WorkerSet(group: group, services: services)
-        let listeners = ListenerManager(
-            group: group, workers: workers, defaultBind: self.options.listenAddress, logger: self.logger)
-
-        let admin = try await AdminServer.bind(
-            host: self.options.adminHost, port: self.options.adminPort, group: group, source: self)
-        self.logger.info("admin listening", metadata: ["address": "\(admin.localAddress?.description ?? "?")"])
-
+        let plumbing = try await Plumbing.start(self)
         let initialFiles = source.extraFiles.withLockedValue { $0 }
         self.state.withLockedValue { $0.certificateStamp = CertificateFiles.stamp(initialFiles) }
-        let bindProblems = try await self.install(initial, workers: workers, listeners: listeners)
+        let bindProblems = try await self.install(initial, plumbing)
         if !bindProblems.isEmpty {
             // A gateway that cannot open a configured port at start is not the gateway the config describes:
             // fail loudly (exit 1) instead of reporting ready. On reload the old listeners keep serving instead.
             self.logger.critical("cannot bind every listener; not starting", metadata: ["problems": "\(bindProblems)"])
-            await listeners.closeAll()
-            try? await admin.close()
-            try? await threadPool.shutdownGracefully()
-            try? await group.shutdownGracefully()
+            await plumbing.shutdown()
             return 1
         }
-        let egress = await ForwardProxyListeners.start(initial.config, group, workers, self.options, self.logger)
+        await plumbing.egress.apply(config: initial.config)
         self.state.withLockedValue { $0.readiness = .serving }
         self.logger.info("serving", metadata: ["version": "\(initial.version)"])
 
@@ -126,88 +134,39 @@ public final class GatewayServer: Sendable {
                     skippedFirst = true
                     continue
                 }
-                await self.reload(loaded, source: source, workers: workers, listeners: listeners)
-                await egress.apply(config: self.state.withLockedValue { $0.snapshot?.config } ?? initial.config)
+                await self.reload(loaded, endpoints: ServiceEndpoints(), files: source, plumbing)
             }
         }
 
         await SignalWaiter.waitForTermination()
-        self.logger.info("termination signal: draining", metadata: ["drain_seconds": "\(self.options.drainSeconds)"])
         reloadTask.cancel()
-        await egress.closeAll()
-        await self.drain(workers: workers, listeners: listeners, services: services)
-        try? await admin.close()
-        accessLog.flush()
-        accessLog.shutdown()
-        try? await threadPool.shutdownGracefully()
-        try? await group.shutdownGracefully()
-        self.logger.info("stopped")
+        await self.stop(plumbing)
         return 0
     }
 
-    /// Installs a snapshot and binds its listeners; returns the listeners that could not be bound.
-    @discardableResult
-    private func install(
-        _ snapshot: GatewaySnapshot, workers: WorkerSet, listeners: ListenerManager
-    ) async throws -> [String] {
-        try await workers.install(snapshot)?.get()
-        let problems = await listeners.apply(snapshot.routing)
-        for problem in problems { self.logger.error("\(problem)") }
-        self.state.withLockedValue {
-            $0.snapshot = snapshot
-            $0.loadedAt = ISO8601DateFormatter().string(from: Date())
-        }
-        self.metrics.setConfigVersion(snapshot.version)
-        return problems
+    /// Drains and releases everything after a termination signal.
+    func stop(_ plumbing: Plumbing) async {
+        self.logger.info("termination signal: draining", metadata: ["drain_seconds": "\(self.options.drainSeconds)"])
+        await plumbing.egress.closeAll()
+        await self.drain(plumbing)
+        await plumbing.shutdown()
+        self.logger.info("stopped")
     }
 
-    private func reload(
-        _ loaded: ConfigLoadResult, source: FileConfigSource, workers: WorkerSet, listeners: ListenerManager
-    ) async {
-        let outcome = self.builder.build(loaded)
-        guard let snapshot = outcome.snapshot else {
-            self.report(outcome.diagnostics)
-            self.metrics.configReloaded(success: false)
-            self.state.withLockedValue { $0.lastRejected = outcome.errors }
-            self.logger.error(
-                "configuration rejected; keeping the previous one",
-                metadata: ["errors": "\(outcome.errors.count)"])
-            return
-        }
-        let files = CertificateFiles.referenced(by: loaded.config)
-        source.extraFiles.withLockedValue { $0 = files }
-        let stamp = CertificateFiles.stamp(files)
-        let (current, currentStamp) = self.state.withLockedValue { ($0.snapshot, $0.certificateStamp) }
-        if let current, current.config == snapshot.config, currentStamp == stamp {
-            return  // nothing changed (e.g. a file touched without edits)
-        }
-        self.state.withLockedValue { $0.certificateStamp = stamp }
-        self.report(outcome.diagnostics)
-        do {
-            try await self.install(snapshot, workers: workers, listeners: listeners)
-            self.state.withLockedValue { $0.lastRejected = [] }
-            self.metrics.configReloaded(success: true)
-            self.logger.info("configuration reloaded", metadata: ["version": "\(snapshot.version)"])
-        } catch {
-            self.metrics.configReloaded(success: false)
-            self.logger.error("reload failed", metadata: ["error": "\(error)"])
-        }
-    }
-
-    private func drain(workers: WorkerSet, listeners: ListenerManager, services: ProxyServices) async {
+    private func drain(_ plumbing: Plumbing) async {
         self.state.withLockedValue { $0.readiness = .draining }
-        services.startDraining()
-        await listeners.closeAll()
-        _ = try? await workers.forEach { $0.startDrain() }?.get()
+        plumbing.services.startDraining()
+        await plumbing.listeners.closeAll()
+        _ = try? await plumbing.workers.forEach { $0.startDrain() }?.get()
         let deadline = ContinuousClock.now + .seconds(self.options.drainSeconds)
         while ContinuousClock.now < deadline {
-            let open = (try? await workers.connectionCount()?.get()) ?? 0
+            let open = (try? await plumbing.workers.connectionCount()?.get()) ?? 0
             if open == 0 { break }
             try? await Task.sleep(for: .milliseconds(50))
         }
     }
 
-    private func report(_ diagnostics: [ConfigDiagnostic]) {
+    func report(_ diagnostics: [ConfigDiagnostic]) {
         for diagnostic in diagnostics {
             switch diagnostic.severity {
             case .error: self.logger.error("\(diagnostic)")
@@ -217,21 +176,45 @@ public final class GatewayServer: Sendable {
     }
 }
 
-extension GatewayServer: AdminDataSource {
-    func readiness() -> (Int, String) {
-        switch self.state.withLockedValue({ $0.readiness }) {
-        case .starting: (503, "NOT READY")
-        case .serving: (200, "LIVE")
-        case .draining: (503, "DRAINING")
-        }
+/// The running parts every config source shares: event loops, workers, listeners, admin, access log.
+struct Plumbing: Sendable {
+    let group: MultiThreadedEventLoopGroup
+    let threadPool: NIOThreadPool
+    let accessLog: AccessLogger
+    let services: ProxyServices
+    let workers: WorkerSet
+    let listeners: ListenerManager
+    let egress: ForwardProxyListeners
+    let admin: any Channel
+
+    static func start(_ server: GatewayServer) async throws -> Plumbing {
+        let options = server.options
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, options.concurrency))
+        let threadPool = NIOThreadPool(numberOfThreads: 1)
+        threadPool.start()
+        let accessLog = try AccessLogger(destination: options.accessLog, format: options.accessLogFormat)
+        let services = ProxyServices(
+            metrics: server.metrics, accessLog: accessLog,
+            dns: DNSSetup.makeCache(options: options, group: group, threadPool: threadPool, logger: server.logger),
+            limits: options.limits)
+        let workers = WorkerSet(group: group, services: services)
+        let listeners = ListenerManager(
+            group: group, workers: workers, defaultBind: options.listenAddress, logger: server.logger)
+        let admin = try await AdminServer.bind(
+            host: options.adminHost, port: options.adminPort, group: group, source: server)
+        server.logger.info("admin listening", metadata: ["address": "\(admin.localAddress?.description ?? "?")"])
+        let egress = await ForwardProxyListeners.start(ConfigSet(), group, workers, options, server.logger)
+        return Plumbing(
+            group: group, threadPool: threadPool, accessLog: accessLog, services: services, workers: workers,
+            listeners: listeners, egress: egress, admin: admin)
     }
 
-    func prometheusText() -> String {
-        self.metrics.renderPrometheus()
-    }
-
-    func configDumpJSON() -> String {
-        let state = self.state.withLockedValue { $0 }
-        return ConfigDump.json(snapshot: state.snapshot, loadedAt: state.loadedAt, rejected: state.lastRejected)
+    func shutdown() async {
+        await self.listeners.closeAll()
+        try? await self.admin.close()
+        self.accessLog.flush()
+        self.accessLog.shutdown()
+        try? await self.threadPool.shutdownGracefully()
+        try? await self.group.shutdownGracefully()
     }
 }

@@ -21,13 +21,12 @@ public struct SnapshotBuilder: Sendable {
         public var errors: [ConfigDiagnostic] { self.diagnostics.filter { $0.severity == .error } }
     }
 
-    public func build(_ loaded: ConfigLoadResult) -> Outcome {
+    /// Compiles everything: routes, clusters (with the Kubernetes Services' `endpoints`) and TLS material.
+    public func build(_ loaded: ConfigLoadResult, endpoints: ServiceEndpoints = ServiceEndpoints()) -> Outcome {
         var diagnostics = loaded.diagnostics
         let compiled = RouteCompiler.compile(loaded.config, options: self.options)
         diagnostics += compiled.diagnostics
-        let clusters = ClusterCatalog.build(
-            config: loaded.config, keys: compiled.table.clusterKeys, gatewayNamespace: self.options.gatewayNamespace,
-            domain: self.options.domain, workloadLabels: self.options.gatewayLabels)
+        let clusters = self.clusters(config: loaded.config, keys: compiled.table.clusterKeys, endpoints: endpoints)
         diagnostics += clusters.diagnostics
         var tlsBuilder = TLSMaterialBuilder(config: loaded.config, gatewayNamespace: self.options.gatewayNamespace)
         let tls = tlsBuilder.build(routing: compiled.table, clusters: clusters.catalog)
@@ -37,8 +36,32 @@ public struct SnapshotBuilder: Sendable {
         }
         let version = Self.version(of: loaded.config)
         let snapshot = GatewaySnapshot(
-            version: version, config: loaded.config, routing: compiled.table, clusters: clusters.catalog, tls: tls)
+            version: version, config: loaded.config, routing: compiled.table, clusters: clusters.catalog, tls: tls,
+            endpoints: endpoints)
         return Outcome(snapshot: snapshot, diagnostics: diagnostics)
+    }
+
+    /// The endpoint-only update path: `current` with new Service endpoints. Routes and TLS material are reused
+    /// as they are (no route compilation, no certificate loading); only the clusters are rebuilt, and those whose
+    /// endpoints did not change keep their object, so every event loop keeps their load-balancer state. Returns
+    /// nil when no cluster changed.
+    public func updatingEndpoints(
+        _ current: GatewaySnapshot, endpoints: ServiceEndpoints
+    ) -> (snapshot: GatewaySnapshot, changed: [ClusterKey])? {
+        let fresh = self.clusters(config: current.config, keys: current.routing.clusterKeys, endpoints: endpoints)
+        let (catalog, changed) = current.clusters.updatingEndpoints(from: fresh.catalog)
+        let snapshot = GatewaySnapshot(
+            version: current.version, config: current.config, routing: current.routing, clusters: catalog,
+            tls: current.tls, endpoints: endpoints)
+        return changed.isEmpty ? nil : (snapshot, changed)
+    }
+
+    private func clusters(
+        config: ConfigSet, keys: Set<ClusterKey>, endpoints: ServiceEndpoints
+    ) -> (catalog: ClusterCatalog, diagnostics: [ConfigDiagnostic]) {
+        ClusterCatalog.build(
+            config: config, keys: keys, gatewayNamespace: self.options.gatewayNamespace,
+            domain: self.options.domain, workloadLabels: self.options.gatewayLabels, endpoints: endpoints)
     }
 
     /// A stable content hash (FNV-1a 64) of the resources, printed as 16 hex digits.

@@ -9,7 +9,7 @@ public final class Cluster: Sendable {
     public let key: ClusterKey
     /// `key.description`, the name used in logs, metrics and `x-envoy`-style diagnostics.
     public let name: String
-    /// `namespace/name` of the ServiceEntry that declared the host.
+    /// `namespace/name` of the ServiceEntry (or Kubernetes Service) that declared the host.
     public let serviceEntry: String
     /// `namespace/name` of the DestinationRules that shaped the policy, in creation order (empty when none).
     public let destinationRules: [String]

@@ -15,7 +15,8 @@ struct ClusterBuilder {
 
     mutating func build(_ key: ClusterKey) -> Cluster? {
         guard let (entry, _) = self.entries.lookup(host: key.host) else {
-            self.warn(nil, "", "cluster \(key): no ServiceEntry visible to the gateway declares host \(key.host)")
+            self.warn(
+                nil, "", "cluster \(key): no Service or ServiceEntry visible to the gateway declares host \(key.host)")
             return nil
         }
         guard let port = entry.ports.first(where: { $0.number == key.port }) else {

@@ -27,12 +27,16 @@ public struct ClusterCatalog: Sendable {
     ///   - workloadLabels: the gateway's own labels, for DestinationRules with a `workloadSelector`; nil ignores
     ///     such rules.
     ///   - rootNamespace: the mesh root namespace searched last for DestinationRules (§3.1).
+    ///   - endpoints: the ready endpoints of the Kubernetes Services in `config.services`; each Service counts as
+    ///     the ServiceEntry Istio synthesizes for it (``KubernetesService/serviceEntry(domain:endpoints:)``).
     public static func build(
         config: ConfigSet, keys: Set<ClusterKey>, gatewayNamespace: String, domain: String = "cluster.local",
-        workloadLabels: [String: String]? = nil, rootNamespace: String = "istio-system"
+        workloadLabels: [String: String]? = nil, rootNamespace: String = "istio-system",
+        endpoints: ServiceEndpoints = ServiceEndpoints()
     ) -> (catalog: ClusterCatalog, diagnostics: [ConfigDiagnostic]) {
+        let synthetic = config.services.map { $0.serviceEntry(domain: domain, endpoints: endpoints[service: $0.key]) }
         var builder = ClusterBuilder(
-            entries: ServiceEntryIndex(entries: config.serviceEntries, gatewayNamespace: gatewayNamespace),
+            entries: ServiceEntryIndex(entries: config.serviceEntries + synthetic, gatewayNamespace: gatewayNamespace),
             rules: DestinationRuleIndex(
                 rules: config.destinationRules, gatewayNamespace: gatewayNamespace, domain: domain,
                 rootNamespace: rootNamespace, workloadLabels: workloadLabels))
@@ -41,5 +45,22 @@ public struct ClusterCatalog: Sendable {
             if let cluster = builder.build(key) { clusters[key] = cluster }
         }
         return (ClusterCatalog(clusters: clusters), builder.diagnostics)
+    }
+
+    /// This catalog with the clusters of `fresh` whose endpoints differ, and its own objects everywhere else, for an
+    /// endpoint-only update: both must come from the same config, so only endpoints can differ. Keeping the
+    /// unchanged objects keeps each event loop's load-balancer and outlier state for them.
+    public func updatingEndpoints(from fresh: ClusterCatalog) -> (catalog: ClusterCatalog, changed: [ClusterKey]) {
+        var clusters: [ClusterKey: Cluster] = [:]
+        var changed: [ClusterKey] = []
+        for (key, cluster) in fresh.clusters {
+            if let old = self.clusters[key], old.endpoints == cluster.endpoints {
+                clusters[key] = old
+            } else {
+                clusters[key] = cluster
+                changed.append(key)
+            }
+        }
+        return (ClusterCatalog(clusters: clusters), changed.sorted { $0.description < $1.description })
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import PortcullisCompression
+import PortcullisControlPlane
 import PortcullisHTTP2
 import PortcullisModel
 import PortcullisObservability
@@ -25,10 +26,20 @@ struct ConfigOptions: ParsableArguments {
     @Option(help: "This gateway's workload labels (k=v,...), matched against Gateway.spec.selector.")
     var labels: String?
 
-    @Option(help: "The gateway's own namespace.")
-    var namespace: String = "istio-system"
+    @Option(
+        help: """
+            The gateway's own namespace (default: istio-system; with --kubernetes, the pod's namespace from its \
+            service account).
+            """)
+    var namespace: String?
 
-    func validate() throws {
+    /// `--namespace`, else `fallback`, else `istio-system`.
+    func resolvedNamespace(fallback: String? = nil) -> String {
+        self.namespace ?? fallback ?? "istio-system"
+    }
+
+    /// `validate` and `explain` read files only.
+    func requirePaths() throws {
         if self.paths.isEmpty { throw ValidationError("at least one --config PATH is required") }
     }
 
@@ -46,7 +57,7 @@ struct ConfigOptions: ParsableArguments {
     }
 
     func routingOptions() throws -> RoutingOptions {
-        RoutingOptions(gatewayLabels: try self.parsedLabels(), gatewayNamespace: self.namespace)
+        RoutingOptions(gatewayLabels: try self.parsedLabels(), gatewayNamespace: self.resolvedNamespace())
     }
 }
 
@@ -73,6 +84,8 @@ struct Validate: ParsableCommand {
         abstract: "Check configuration; prints FILE:LINE: KIND NAMESPACE/NAME: FIELD.PATH: message per problem.")
 
     @OptionGroup var config: ConfigOptions
+
+    func validate() throws { try self.config.requirePaths() }
 
     func run() throws {
         let loaded = ConfigLoader().load(paths: self.config.paths)
@@ -106,6 +119,8 @@ struct Explain: ParsableCommand {
 
     @Argument(help: "The request URL, e.g. http://bookinfo.example.com/productpage.")
     var url: String
+
+    func validate() throws { try self.config.requirePaths() }
 
     func run() throws {
         let loaded = ConfigLoader().load(paths: self.config.paths)
@@ -180,6 +195,18 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Seconds an HTTP/2 response may wait for the client's flow-control window without progress.")
     var streamFlushTimeout: Double = 300
 
+    @OptionGroup(title: "Kubernetes") var kube: KubernetesCLIOptions
+
+    func validate() throws {
+        let sources = [!self.config.paths.isEmpty, self.kube.kubernetes, self.kube.kubeconfig != nil].filter { $0 }
+        if sources.count != 1 {
+            throw ValidationError("give exactly one config source: --config PATH, --kubernetes or --kubeconfig PATH")
+        }
+        if self.kube.watchNamespace != nil, sources.count == 1, !self.config.paths.isEmpty {
+            throw ValidationError("--watch-namespace applies to --kubernetes and --kubeconfig only")
+        }
+    }
+
     func run() async throws {
         guard let level = Logger.Level(rawValue: self.logLevel) else {
             throw ValidationError("--log-level: unknown level '\(self.logLevel)'")
@@ -204,11 +231,16 @@ struct Run: AsyncParsableCommand {
         options.limits.http2.maxConcurrentStreams = self.http2MaxConcurrentStreams
         options.limits.http2.initialWindowSize = self.http2StreamWindow
         options.limits.http2.connectionWindowSize = self.http2ConnectionWindow
+
+        options.kubernetes = try self.kube.sourceOptions()
         options.adminHost = String(self.admin[..<colon])
         options.adminPort = adminPort
         if let concurrency { options.concurrency = concurrency }
         options.labels = try self.config.parsedLabels()
-        options.namespace = self.config.namespace
+        options.namespace = self.config.resolvedNamespace(
+            fallback: self.kube.kubernetes
+                ? KubernetesClusterConfig.podNamespace(serviceAccountDirectory: self.kube.serviceAccountDirectory)
+                : nil)
         options.drainSeconds = self.drainSeconds
         options.listenAddress = self.listenAddress
         for server in self.dnsServers where !GatewayOptions.isValidDNSServer(server) {

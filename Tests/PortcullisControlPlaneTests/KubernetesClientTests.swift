@@ -120,7 +120,7 @@ struct KubernetesClientTests {
         #expect(secrets.items.first?["apiVersion"] == .string("v1"))
 
         let events = client.watch(
-            path: "/apis/networking.istio.io/v1/gateways", resourceVersion: list.resourceVersion, timeoutSeconds: 1)
+            path: "/apis/networking.istio.io/v1/gateways", resourceVersion: list.resourceVersion, timeoutSeconds: 5)
         let collected = Recorder<KubernetesWatchEvent>()
         let reader = Task { for try await event in events { collected.append(event) } }
         #expect(await eventually { server.openWatches == 1 })

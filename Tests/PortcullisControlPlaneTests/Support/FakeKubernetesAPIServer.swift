@@ -61,6 +61,8 @@ final class FakeKubernetesAPIServer: Sendable {
         var requests: [Request] = []
         var failures: [(verb: Verb, code: Int, retryAfter: Int?)] = []
         var requiredToken: String?
+        /// Group-version prefixes (`/apis/discovery.k8s.io/v1/`) answered 404, as a server that does not serve them.
+        var unserved: Set<String> = []
     }
 
     let channel: any Channel
@@ -72,6 +74,12 @@ final class FakeKubernetesAPIServer: Sendable {
     var watches: [Request] { self.requests.filter { $0.verb == .watch } }
     var openWatches: Int { self.state.withLockedValue { $0.watchers.count } }
     var resourceVersion: String { self.state.withLockedValue { String($0.version) } }
+
+    /// Group-version path prefixes answered 404 (e.g. `/apis/discovery.k8s.io/v1/`).
+    var unserved: Set<String> {
+        get { self.state.withLockedValue { $0.unserved } }
+        set { self.state.withLockedValue { $0.unserved = newValue } }
+    }
 
     /// The bearer token requests must carry; nil accepts any request.
     var requiredToken: String? {
@@ -121,7 +129,7 @@ final class FakeKubernetesAPIServer: Sendable {
     @discardableResult
     func put(
         _ plural: String, namespace: String, name: String, spec: KubernetesJSON, notify: Bool = true,
-        extra: [String: KubernetesJSON] = [:]
+        extra: [String: KubernetesJSON] = [:], labels: [String: String] = [:]
     ) -> String {
         self.state.withLockedValue { state in
             state.version += 1
@@ -137,10 +145,11 @@ final class FakeKubernetesAPIServer: Sendable {
                     "creationTimestamp": .string("2026-01-01T00:00:00Z"),
                 ]),
             ]
-            if plural == "secrets" {
-                for (field, value) in extra { members[field] = value }
-            } else {
-                members["spec"] = spec
+            if plural != "secrets", plural != "endpointslices" { members["spec"] = spec }
+            for (field, value) in extra { members[field] = value }
+            if !labels.isEmpty, case .object(var metadata) = members["metadata"]! {
+                metadata["labels"] = .object(labels.mapValues { .string($0) })
+                members["metadata"] = .object(metadata)
             }
             let object = KubernetesJSON.object(members)
             state.objects[plural, default: [:]][key] = object
@@ -262,7 +271,9 @@ final class FakeKubernetesAPIServer: Sendable {
                     retryAfter: failure.retryAfter)
                 return nil
             }
-            guard let (plural, namespace) = Self.collection(path) else {
+            guard let (plural, namespace) = Self.collection(path),
+                !state.unserved.contains(where: { path.hasPrefix($0) })
+            else {
                 Self.respond(channel, code: 404, body: Self.status(404, "NotFound", "the server could not find it"))
                 return nil
             }
@@ -285,7 +296,9 @@ final class FakeKubernetesAPIServer: Sendable {
         let objects = (state.objects[plural] ?? [:]).filter { namespace == nil || $0.value.namespace == namespace }
         // Built-in types (here: Secrets) come without `kind`/`apiVersion` in list items; custom resources with.
         let items = objects.keys.sorted().map { key -> String in
-            guard plural == "secrets", var members = objects[key]!.objectValue else { return objects[key]!.serialized }
+            guard Self.isBuiltIn(plural), var members = objects[key]!.objectValue else {
+                return objects[key]!.serialized
+            }
             members["kind"] = nil
             members["apiVersion"] = nil
             return KubernetesJSON.object(members).serialized
@@ -301,8 +314,10 @@ final class FakeKubernetesAPIServer: Sendable {
         var headers = HTTPHeaders()
         headers.add(name: "content-type", value: "application/json")
         headers.add(name: "transfer-encoding", value: "chunked")
-        channel.write(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers)),
-                      promise: nil)
+        // The real server flushes the head at once (before any event), so a client knows the watch is accepted.
+        channel.writeAndFlush(
+            HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers)),
+            promise: nil)
         let requested = Int(query["resourceVersion"] ?? "") ?? 0
         if requested < state.oldestWatchable {
             Self.send(channel, Self.goneLine(requested: String(requested), current: state.version))
@@ -394,12 +409,24 @@ final class FakeKubernetesAPIServer: Sendable {
         case "destinationrules": "DestinationRule"
         case "serviceentries": "ServiceEntry"
         case "secrets": "Secret"
+        case "services": "Service"
+        case "pods": "Pod"
+        case "endpointslices": "EndpointSlice"
         default: plural
         }
     }
 
     static func apiVersion(_ plural: String) -> String {
-        plural == "secrets" ? "v1" : "networking.istio.io/v1"
+        switch plural {
+        case "secrets", "services", "pods": "v1"
+        case "endpointslices": "discovery.k8s.io/v1"
+        default: "networking.istio.io/v1"
+        }
+    }
+
+    /// Built-in types come without `kind`/`apiVersion` in list items.
+    static func isBuiltIn(_ plural: String) -> Bool {
+        ["secrets", "services", "pods", "endpointslices"].contains(plural)
     }
 }
 

@@ -14,7 +14,8 @@ final class GatewayProcess: @unchecked Sendable {
     let configDirectory: URL
     let adminPort: Int
     let accessLogPath: String
-    private let stderrPipe = Pipe()
+    /// The gateway's stderr goes to a file (a pipe nobody reads would fill and block the gateway's logging).
+    let stderrPath: String
 
     static var packageRoot: URL {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -27,23 +28,49 @@ final class GatewayProcess: @unchecked Sendable {
     }
 
     /// Writes `files` (name → YAML) into a new temp dir and starts the gateway on it.
-    init(files: [String: String], extraArguments: [String] = [], drainSeconds: Int = 5) throws {
+    convenience init(files: [String: String], extraArguments: [String] = [], drainSeconds: Int = 5) throws {
+        try self.init(files: files, source: nil, extraArguments: extraArguments, drainSeconds: drainSeconds)
+    }
+
+    /// Starts the gateway on a Kubernetes API server (`--kubeconfig PATH`); the temp dir holds only the access log.
+    convenience init(kubeconfig: String, extraArguments: [String] = [], drainSeconds: Int = 5) throws {
+        try self.init(
+            files: [:], source: ["--kubeconfig", kubeconfig], extraArguments: extraArguments,
+            drainSeconds: drainSeconds)
+    }
+
+    /// Starts the gateway with other source arguments (e.g. `--kubernetes`) and extra environment variables.
+    convenience init(source: [String], extraArguments: [String] = [], environment: [String: String]) throws {
+        try self.init(
+            files: [:], source: source, extraArguments: extraArguments, drainSeconds: 5, environment: environment)
+    }
+
+    /// `source` replaces `--config DIR` when given.
+    private init(
+        files: [String: String], source: [String]?, extraArguments: [String], drainSeconds: Int,
+        environment: [String: String] = [:]
+    ) throws {
         let directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("portcullis-test-\(UUID().uuidString)")
         self.configDirectory = directory
         self.adminPort = try FreePort.allocate()
         // The access log lives outside the watched directory's config extensions (.yaml/.yml/.json).
         self.accessLogPath = directory.appendingPathComponent("access.log").path
+        self.stderrPath = directory.appendingPathComponent("stderr.log").path
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        _ = FileManager.default.createFile(atPath: self.stderrPath, contents: nil)
         for (name, content) in files { try self.write(name, content) }
         self.process.executableURL = URL(fileURLWithPath: Self.binary)
-        self.process.arguments = [
-            "run", "--config", self.configDirectory.path, "--admin", "127.0.0.1:\(self.adminPort)",
+        self.process.arguments = ["run"] + (source ?? ["--config", self.configDirectory.path]) + [
+            "--admin", "127.0.0.1:\(self.adminPort)",
             "--listen-address", "127.0.0.1", "--concurrency", "2", "--access-log", self.accessLogPath,
             "--drain-seconds", String(drainSeconds), "--log-level", "info",
         ] + extraArguments
-        self.process.standardError = self.stderrPipe
+        self.process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: self.stderrPath))
         self.process.standardOutput = FileHandle.nullDevice
+        if !environment.isEmpty {
+            self.process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         try self.process.run()
     }
 
@@ -93,10 +120,9 @@ final class GatewayProcess: @unchecked Sendable {
         return self.process.terminationStatus
     }
 
+    /// Everything the process wrote to stderr so far (its logs), also while it runs.
     func stderrText() -> String {
-        if self.process.isRunning { return "(running)" }
-        let data = self.stderrPipe.fileHandleForReading.readDataToEndOfFile()
-        return String(decoding: data, as: UTF8.self)
+        (try? String(contentsOfFile: self.stderrPath, encoding: .utf8)) ?? ""
     }
 
     deinit {

@@ -14,6 +14,13 @@ final class TestBackend: Sendable {
     let name: String
     let channel: Channel
     private let requests = NIOLockedValueBox<[RecordedRequest]>([])
+    private let accepted: NIOLockedValueBox<Int>
+
+    /// TCP connections accepted so far (a pooled upstream connection counts once).
+    var connections: Int { self.accepted.withLockedValue { $0 } }
+    /// TCP connections open now.
+    var openConnections: Int { self.open.withLockedValue { $0 } }
+    private let open: NIOLockedValueBox<Int>
 
     struct RecordedRequest: Sendable {
         var method: String
@@ -29,9 +36,11 @@ final class TestBackend: Sendable {
     var port: Int { self.channel.localAddress!.port! }
     var seen: [RecordedRequest] { self.requests.withLockedValue { $0 } }
 
-    private init(name: String, channel: Channel) {
+    private init(name: String, channel: Channel, accepted: NIOLockedValueBox<Int>, open: NIOLockedValueBox<Int>) {
         self.name = name
         self.channel = channel
+        self.accepted = accepted
+        self.open = open
     }
 
     static func start(
@@ -39,17 +48,22 @@ final class TestBackend: Sendable {
         group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> TestBackend {
         let box = NIOLockedValueBox<TestBackend?>(nil)
+        let accepted = NIOLockedValueBox(0)
+        let open = NIOLockedValueBox(0)
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
+                accepted.withLockedValue { $0 += 1 }
+                open.withLockedValue { $0 += 1 }
+                channel.closeFuture.whenComplete { _ in open.withLockedValue { $0 -= 1 } }
+                return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
                     try channel.pipeline.syncOperations.addHandler(
                         BackendHandler(name: name, record: { r in box.withLockedValue { $0?.record(r) } }))
                 }
             }
             .bind(host: host, port: port).get()
-        let backend = TestBackend(name: name, channel: channel)
+        let backend = TestBackend(name: name, channel: channel, accepted: accepted, open: open)
         box.withLockedValue { $0 = backend }
         return backend
     }

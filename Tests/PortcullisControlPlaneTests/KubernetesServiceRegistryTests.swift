@@ -1,0 +1,190 @@
+import Foundation
+import PortcullisModel
+import Testing
+
+@testable import PortcullisControlPlane
+
+/// Services, EndpointSlices and Pods into the service registry (CONTROL-PLANE §4.5).
+@Suite(.timeLimit(.minutes(1)))
+struct KubernetesServiceRegistryTests {
+    let service = json(
+        #"{"metadata":{"name":"reviews","namespace":"bookinfo","annotations":{"networking.istio.io/exportTo":"., istio-system"}},"#
+            + #""spec":{"ports":[{"name":"http","port":9080,"targetPort":"web"},{"name":"grpc-x","port":9443,"#
+            + #""targetPort":7443,"appProtocol":"http2"},{"name":"dns","port":53,"protocol":"UDP"}]}}"#)
+
+    @Test func servicesKeepPortsProtocolsAndExportTo() throws {
+        let external = json(#"{"metadata":{"name":"ext","namespace":"bookinfo"},"spec":{"type":"ExternalName","externalName":"x.example.com"}}"#)
+        let services = KubernetesServiceRegistry.services(
+            ["bookinfo/reviews": KubernetesServiceRegistry.trimService(self.service), "bookinfo/ext": external],
+            sourceName: "kubernetes://test")
+        let reviews = try #require(services.first)
+        #expect(services.count == 1)
+        #expect(reviews.key == "bookinfo/reviews")
+        #expect(reviews.hostname() == "reviews.bookinfo.svc.cluster.local")
+        #expect(reviews.ports == [
+            Port(number: 9080, name: "http", protocol: .http, targetPort: nil),
+            Port(number: 9443, name: "grpc-x", protocol: .http2, targetPort: 7443),
+        ])
+        #expect(reviews.exportTo == [".", "istio-system"])
+    }
+
+    @Test func endpointsAreReadyAddressesWithSlicePortsAndPodLabels() {
+        let slice = json(
+            #"{"metadata":{"name":"reviews-abc","namespace":"bookinfo","labels":{"kubernetes.io/service-name":"reviews"}},"#
+                + #""addressType":"IPv4","ports":[{"name":"http","port":8080,"protocol":"TCP"}],"endpoints":["#
+                + #"{"addresses":["10.0.0.1","10.0.0.9"],"conditions":{"ready":true},"targetRef":{"kind":"Pod","name":"r1","namespace":"bookinfo"}},"#
+                + #"{"addresses":["10.0.0.2"],"conditions":{"ready":false},"targetRef":{"kind":"Pod","name":"r2","namespace":"bookinfo"}},"#
+                + #"{"addresses":["10.0.0.3"],"targetRef":{"kind":"Pod","name":"r3","namespace":"bookinfo"}}]}"#)
+        let second = json(
+            #"{"metadata":{"name":"reviews-def","namespace":"bookinfo","labels":{"kubernetes.io/service-name":"reviews"}},"#
+                + #""addressType":"IPv4","ports":[{"name":"http","port":8080}],"endpoints":[{"addresses":["10.0.0.1"]}]}"#)
+        let fqdn = json(
+            #"{"metadata":{"name":"f","namespace":"bookinfo","labels":{"kubernetes.io/service-name":"reviews"}},"#
+                + #""addressType":"FQDN","ports":[{"name":"http","port":80}],"endpoints":[{"addresses":["a.example.com"]}]}"#)
+        let pod = json(#"{"metadata":{"name":"r1","namespace":"bookinfo","labels":{"app":"reviews","version":"v1"}},"status":{"phase":"Running"}}"#)
+        let endpoints = KubernetesServiceRegistry.endpoints(
+            slices: [
+                "bookinfo/reviews-abc": KubernetesServiceRegistry.trimEndpointSlice(slice),
+                "bookinfo/reviews-def": KubernetesServiceRegistry.trimEndpointSlice(second), "bookinfo/f": fqdn,
+            ],
+            pods: ["bookinfo/r1": KubernetesServiceRegistry.trimPod(pod)])
+        #expect(endpoints[service: "bookinfo/reviews"] == [
+            WorkloadEntry(address: "10.0.0.1", ports: ["http": 8080], labels: ["app": "reviews", "version": "v1"]),
+            WorkloadEntry(address: "10.0.0.3", ports: ["http": 8080]),
+        ])
+    }
+
+    @Test func trimmedPodsIgnoreStatusChurn() {
+        let a = json(#"{"metadata":{"name":"p","namespace":"n","resourceVersion":"1","labels":{"a":"b"}},"status":{"phase":"Pending"}}"#)
+        let b = json(#"{"metadata":{"name":"p","namespace":"n","resourceVersion":"2","labels":{"a":"b"}},"status":{"phase":"Running"}}"#)
+        #expect(KubernetesServiceRegistry.trimPod(a) == KubernetesServiceRegistry.trimPod(b))
+    }
+}
+
+/// The config source with the service registry, against the fake API server.
+@Suite(.timeLimit(.minutes(1)))
+struct KubernetesRegistrySourceTests {
+    func slice(_ addresses: [String]) -> [String: KubernetesJSON] {
+        let endpoints = addresses.map { address in
+            json(#"{"addresses":["\#(address)"],"conditions":{"ready":true},"targetRef":{"kind":"Pod","name":"pod-\#(address)","namespace":"default"}}"#)
+        }
+        return [
+            "addressType": .string("IPv4"), "ports": json(#"[{"name":"http","port":8080,"protocol":"TCP"}]"#),
+            "endpoints": .array(endpoints),
+        ]
+    }
+
+    @Test func endpointSlicesFallBackToV1beta1AndChangesYieldOnlyNewEndpoints() async throws {
+        let server = try await FakeKubernetesAPIServer.start()
+        server.unserved = ["/apis/discovery.k8s.io/v1/"]
+        server.put("gateways", namespace: "istio-system", name: "gw", spec: gatewaySpec)
+        server.put(
+            "services", namespace: "default", name: "backend",
+            spec: json(#"{"ports":[{"name":"http","port":8080,"targetPort":8080}]}"#))
+        server.put(
+            "endpointslices", namespace: "default", name: "backend-1", spec: .null, extra: self.slice(["10.0.0.1"]),
+            labels: ["kubernetes.io/service-name": "backend"])
+        server.put(
+            "pods", namespace: "default", name: "pod-10.0.0.1", spec: json("{}"), labels: ["version": "v1"])
+        let client = try KubernetesAPIClient(config: server.clientConfig())
+        let source = KubernetesConfigSource(
+            client: client, serviceRegistry: true, backoff: testBackoff, minimumWatchTimeoutSeconds: 60)
+        let results = Recorder<KubernetesConfigSnapshot>()
+        let task = Task { for await snapshot in source.snapshots() { results.append(snapshot) } }
+
+        #expect(await eventually { results.count == 1 })
+        let first = try #require(results.last)
+        #expect(first.loaded.config.services.map(\.key) == ["default/backend"])
+        #expect(first.endpoints[service: "default/backend"].map(\.address) == ["10.0.0.1"])
+        #expect(first.endpoints[service: "default/backend"].first?.labels == ["version": "v1"])
+        #expect(server.lists.contains { $0.path == "/apis/discovery.k8s.io/v1beta1/endpointslices" })
+        #expect(source.statuses["/apis/discovery.k8s.io/v1/endpointslices"]?.path
+            == "/apis/discovery.k8s.io/v1beta1/endpointslices")
+
+        // Scale up: a new snapshot whose config is unchanged and whose endpoints have the new pod.
+        #expect(await eventually { server.openWatches == 7 })
+        server.put(
+            "endpointslices", namespace: "default", name: "backend-1", spec: .null,
+            extra: self.slice(["10.0.0.1", "10.0.0.2"]), labels: ["kubernetes.io/service-name": "backend"])
+        #expect(await eventually { results.count == 2 })
+        let second = try #require(results.last)
+        #expect(second.loaded.config == first.loaded.config)
+        #expect(second.endpoints[service: "default/backend"].map(\.address) == ["10.0.0.1", "10.0.0.2"])
+
+        // A pod status change (trimmed away) yields nothing; a label change does.
+        server.put(
+            "pods", namespace: "default", name: "pod-10.0.0.1", spec: json(#"{"nodeName":"n1"}"#),
+            labels: ["version": "v1"])
+        server.put(
+            "pods", namespace: "default", name: "pod-10.0.0.2", spec: json("{}"), labels: ["version": "v2"])
+        #expect(await eventually { results.count == 3 })
+        #expect(results.last?.endpoints[service: "default/backend"].last?.labels == ["version": "v2"])
+        #expect(source.health.synced && source.health.connected)
+
+        task.cancel()
+        await task.value
+        await server.stop()
+    }
+
+    @Test func watchNamespaceScopesTheRegistryAndSecretsStayInTheGatewayNamespace() async throws {
+        let server = try await FakeKubernetesAPIServer.start()
+        let client = try KubernetesAPIClient(config: server.clientConfig())
+        let source = KubernetesConfigSource(
+            client: client, watchNamespace: "shop", secretsNamespace: "edge", serviceRegistry: true,
+            backoff: testBackoff, minimumWatchTimeoutSeconds: 60)
+        let task = Task { for await _ in source.snapshots() {} }
+        #expect(await eventually { source.health.synced })
+        #expect(Set(server.lists.map(\.path)) == [
+            "/apis/networking.istio.io/v1/namespaces/shop/gateways",
+            "/apis/networking.istio.io/v1/namespaces/shop/virtualservices",
+            "/apis/networking.istio.io/v1/namespaces/shop/destinationrules",
+            "/apis/networking.istio.io/v1/namespaces/shop/serviceentries",
+            "/api/v1/namespaces/edge/secrets", "/api/v1/namespaces/shop/services",
+            "/apis/discovery.k8s.io/v1/namespaces/shop/endpointslices", "/api/v1/namespaces/shop/pods",
+        ])
+        task.cancel()
+        await task.value
+        await server.stop()
+    }
+
+    @Test func istioKindsFallBackToV1beta1OnOlderInstalls() async throws {
+        let server = try await FakeKubernetesAPIServer.start()
+        server.unserved = ["/apis/networking.istio.io/v1/"]
+        server.put("gateways", namespace: "istio-system", name: "gw", spec: gatewaySpec)
+        let client = try KubernetesAPIClient(config: server.clientConfig())
+        let source = KubernetesConfigSource(client: client, backoff: testBackoff, minimumWatchTimeoutSeconds: 60)
+        let results = Recorder<ConfigLoadResult>()
+        let task = Task { for await result in source.updates() { results.append(result) } }
+        #expect(await eventually { results.count == 1 })
+        #expect(results.last?.config.gateways.map(\.meta.name) == ["gw"])
+        #expect(server.lists.contains { $0.path == "/apis/networking.istio.io/v1beta1/gateways" })
+        #expect(source.health.connected)
+        task.cancel()
+        await task.value
+        await server.stop()
+    }
+
+    @Test func healthReportsTheFailureRunAndItsEnd() async throws {
+        let server = try await FakeKubernetesAPIServer.start()
+        let client = try KubernetesAPIClient(config: server.clientConfig())
+        let source = KubernetesConfigSource(client: client, backoff: testBackoff, minimumWatchTimeoutSeconds: 60)
+        #expect(!source.health.synced)
+        #expect(source.health.waitingFor.count == 4)
+        let task = Task { for await _ in source.snapshots() {} }
+        #expect(await eventually { source.health.synced && server.openWatches == 4 })
+        #expect(source.health.connected)
+
+        server.failNext(3, .watch, code: 403)
+        server.endOpenWatches()
+        #expect(await eventually { source.statuses.values.contains { $0.lastError?.contains("403") == true } })
+        let failing = source.health
+        #expect(failing.synced)
+        #expect(failing.totalFailures >= 1)
+        let recovered = await eventually(.seconds(20)) { source.health.connected && server.openWatches == 4 }
+        #expect(recovered, "\(source.health)")
+        #expect(source.health.lastError == nil)
+        task.cancel()
+        await task.value
+        await server.stop()
+    }
+}
