@@ -344,6 +344,7 @@ extension ForwardProxyHandler {
             .channelOption(
                 .recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 16384, maximum: 1 << 20))
             .channelOption(.maxMessagesPerRead, value: 16)
+            .channelOption(.socketOption(.so_rcvbuf), value: 4 << 20)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture { try initializer(channel) }
             }

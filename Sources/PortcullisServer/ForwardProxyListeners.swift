@@ -90,6 +90,7 @@ final class ForwardProxyListeners: @unchecked Sendable {
             .childChannelOption(.maxMessagesPerRead, value: 16)
             // CONNECT tunnels pass half-close through (GlueHandler).
             .childChannelOption(.allowRemoteHalfClosure, value: true)
+            .childChannelOption(.socketOption(.so_sndbuf), value: 4 << 20)
             // Bulk transfers (tunnels, large bodies) stall on NIO's 64 KiB default high-water mark.
             .childChannelOption(.writeBufferWaterMark, value: .init(low: 256 * 1024, high: 1024 * 1024))
             .childChannelInitializer { channel in
