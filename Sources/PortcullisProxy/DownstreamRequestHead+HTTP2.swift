@@ -14,6 +14,7 @@ extension DownstreamRequestHead {
         var contentLength: Int?
         var expectContinue = false
         var acceptsTrailers = false
+        var isGRPC = false
         for field in fields {
             if field.name.first == ":" {
                 switch field.name {
@@ -37,6 +38,8 @@ extension DownstreamRequestHead {
                 continue
             case "content-length":
                 contentLength = Int(field.value)
+            case "content-type":
+                isGRPC = GRPCSupport.isGRPC(contentType: field.value)
             case "expect":
                 expectContinue = field.value.lowercased() == "100-continue"
             default:
@@ -54,6 +57,6 @@ extension DownstreamRequestHead {
         self.init(
             method: method, target: method == "CONNECT" ? (authority ?? "") : path, headers: headers,
             framing: framing, host: authority ?? host, expectContinue: expectContinue, protocolName: "HTTP/2",
-            acceptsTrailers: acceptsTrailers)
+            acceptsTrailers: acceptsTrailers, isGRPC: isGRPC)
     }
 }

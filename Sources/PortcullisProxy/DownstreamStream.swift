@@ -24,6 +24,8 @@ struct DownstreamRequestHead {
     var protocolName: String
     /// The client accepts trailers (`te: trailers`), which HTTP/2 upstreams are told (gRPC needs it).
     var acceptsTrailers: Bool
+    /// A gRPC request (`content-type: application/grpc...`): local replies become gRPC errors.
+    var isGRPC: Bool
 
     init(http1 head: HTTP1RequestHead) {
         self.method = head.method
@@ -37,7 +39,8 @@ struct DownstreamRequestHead {
         self.host = head.host
         self.isHTTP10 = head.minorVersion == 0
         self.protocolName = head.minorVersion == 0 ? "HTTP/1.0" : "HTTP/1.1"
-        self.acceptsTrailers = head.headers.first("te").map(Self.hasTrailersToken) ?? false
+        self.acceptsTrailers = head.acceptsTrailers
+        self.isGRPC = head.isGRPC
     }
 
     /// Whether a `te` value lists `trailers`.
@@ -50,7 +53,7 @@ struct DownstreamRequestHead {
 
     init(
         method: String, target: String, headers: HTTPHeaderList, framing: HTTP1BodyFraming, host: String?,
-        expectContinue: Bool, protocolName: String, acceptsTrailers: Bool = false
+        expectContinue: Bool, protocolName: String, acceptsTrailers: Bool = false, isGRPC: Bool = false
     ) {
         self.method = method
         self.target = target
@@ -64,6 +67,7 @@ struct DownstreamRequestHead {
         self.isHTTP10 = false
         self.protocolName = protocolName
         self.acceptsTrailers = acceptsTrailers
+        self.isGRPC = isGRPC
     }
 }
 

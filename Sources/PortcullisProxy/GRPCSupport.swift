@@ -5,8 +5,12 @@ import NIOCore
 enum GRPCSupport {
     /// Whether a request is gRPC (`application/grpc`, `application/grpc+proto`, `application/grpc-web...`).
     static func isGRPC(_ headers: HTTPHeaderList) -> Bool {
-        guard let type = headers.first("content-type") else { return false }
-        return type.utf8.count >= 16 && type.lowercased().hasPrefix("application/grpc")
+        headers.first("content-type").map { Self.isGRPC(contentType: $0) } ?? false
+    }
+
+    /// Whether a `content-type` value is gRPC; the codecs call it while they read the head (no second pass).
+    static func isGRPC(contentType type: String) -> Bool {
+        type.utf8.count >= 16 && type.lowercased().hasPrefix("application/grpc")
     }
 
     /// Envoy's HTTP-to-gRPC status mapping for local replies (`Grpc::Utility::httpToGrpcStatus`).

@@ -26,7 +26,7 @@ extension ProxyExchange: UpstreamResponseReceiver {
         }
         if self.requestComplete && !headOnly { connection.sendEnd(trailers: self.requestTrailers, allocator: allocator) }
         connection.flush()
-        if self.head.expectContinue && !self.sentContinue && !self.requestComplete && connection.answersExpectContinue {
+        if self.head.expectContinue, !self.sentContinue, !self.requestComplete, connection.answersExpectContinue {
             self.sentContinue = true
             self.downstream.writeContinue()
         }

@@ -188,7 +188,7 @@ final class ProxyExchange {
         self.record.downstreamRemoteAddress = self.downstream.remoteAddress
         self.record.downstreamLocalAddress = self.downstream.localAddress
         self.record.requestedServerName = self.downstream.peerTLS?.serverName
-        self.record.isGRPC = GRPCSupport.isGRPC(self.head.headers)
+        self.record.isGRPC = self.head.isGRPC
     }
 
     // MARK: Downstream events

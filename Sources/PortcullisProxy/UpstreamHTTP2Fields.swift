@@ -15,8 +15,9 @@ enum UpstreamHTTP2Fields {
         for index in 0..<request.headers.count {
             let (name, value) = request.headers[index]
             let lower = name.lowercased()
-            if lower == "host" || lower == "te" || lower == "expect" || DownstreamHTTP2Stream.isConnectionSpecific(lower) {
-                continue
+            switch lower {
+            case "host", "te", "expect": continue
+            default: if DownstreamHTTP2Stream.isConnectionSpecific(lower) { continue }
             }
             fields.append(HTTP2Header(name: lower, value: value))
         }

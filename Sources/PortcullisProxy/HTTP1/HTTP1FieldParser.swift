@@ -14,6 +14,10 @@ struct HTTP1FieldSummary {
     var hasUpgrade = false
     var expectLines = 0
     var expectOther = false
+    /// A `te` line lists `trailers`.
+    var acceptsTrailers = false
+    /// `content-type` is gRPC (`application/grpc...`).
+    var isGRPC = false
 }
 
 /// Parses a block of field lines (RFC 9112 §5) for heads and trailers.
@@ -99,6 +103,10 @@ enum HTTP1FieldParser {
         valueEnd: Int, value: String, summary: inout HTTP1FieldSummary
     ) -> HTTP1ParseError? {
         switch nameEnd - nameStart {
+        case 2 where HTTP1Byte.equalsLowercased(bytes, nameStart, nameEnd, "te"):
+            if DownstreamRequestHead.hasTrailersToken(value) { summary.acceptsTrailers = true }
+        case 12 where HTTP1Byte.equalsLowercased(bytes, nameStart, nameEnd, "content-type"):
+            summary.isGRPC = GRPCSupport.isGRPC(contentType: value)
         case 4 where HTTP1Byte.equalsLowercased(bytes, nameStart, nameEnd, "host"):
             summary.hostLines += 1
             summary.host = value

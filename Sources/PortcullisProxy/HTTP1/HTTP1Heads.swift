@@ -29,6 +29,10 @@ public struct HTTP1RequestHead: Sendable {
     /// The single Host value; for absolute-form the target's authority, which replaces Host (RFC 9112 §3.2.2).
     public var host: String?
     public var targetForm: TargetForm
+    /// `te` lists `trailers` (passed on to HTTP/2 upstreams only).
+    public var acceptsTrailers = false
+    /// `content-type: application/grpc...`.
+    public var isGRPC = false
 
     public init(
         method: String, target: String, minorVersion: Int = 1, headers: HTTPHeaderList = HTTPHeaderList(),

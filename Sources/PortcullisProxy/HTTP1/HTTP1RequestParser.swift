@@ -188,6 +188,8 @@ extension HTTP1RequestParser {
         head.keepAlive =
             !summary.connectionClose && (head.minorVersion == 1 || summary.connectionKeepAlive)
         head.isUpgrade = summary.connectionUpgrade && summary.hasUpgrade
+        head.acceptsTrailers = summary.acceptsTrailers
+        head.isGRPC = summary.isGRPC
 
         // RFC 9110 §10.1.1: only 100-continue is defined (else 417); it is ignored in HTTP/1.0 requests.
         if summary.expectLines > 0 {
