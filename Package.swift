@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/grpc/grpc-swift-2.git", from: "2.4.3"),
     ],
     targets: [
         // Layer 0: system C libraries behind shim headers. C types never leave these and the layer-1 wrappers.
@@ -53,6 +54,17 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: strict),
+
+        .target(
+            name: "PortcullisGRPC",
+            dependencies: [
+                "PortcullisHTTP2", "PortcullisTLS",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             swiftSettings: strict),
 
@@ -171,7 +183,8 @@ let package = Package(
         .testTarget(
             name: "PortcullisIntegrationTests",
             dependencies: [
-                "PortcullisServer", "PortcullisModel", "PortcullisTestDNS",
+                "PortcullisServer", "PortcullisModel", "PortcullisTestDNS", "PortcullisGRPC",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
