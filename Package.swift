@@ -109,10 +109,23 @@ let package = Package(
             dependencies: [
                 "PortcullisModel", "PortcullisRouting", "PortcullisUpstream", "PortcullisProxy",
                 "PortcullisObservability", "PortcullisControlPlane", "PortcullisTLS", "PortcullisHTTP2",
+                "PortcullisXDS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+
+        // istiod over ADS ("MCP over xDS"): the subscription state machine and the source behind --xds-address.
+        .target(
+            name: "PortcullisXDS",
+            dependencies: [
+                "PortcullisModel", "PortcullisControlPlane", "PortcullisGRPC", "PortcullisTLS", "PortcullisXDSProto",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             swiftSettings: strict),
 
@@ -121,7 +134,7 @@ let package = Package(
             name: "portcullis",
             dependencies: [
                 "PortcullisServer", "PortcullisModel", "PortcullisRouting", "PortcullisTLS", "PortcullisHTTP2",
-                "PortcullisCompression",
+                "PortcullisCompression", "PortcullisXDS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -108,9 +108,7 @@ extension GatewayServer {
 
 extension GatewayServer: AdminDataSource {
     func readiness() -> (Int, String) {
-        let (readiness, source, rejected) = self.state.withLockedValue {
-            ($0.readiness, $0.kubernetes, $0.lastRejected)
-        }
+        let (readiness, rejected) = self.state.withLockedValue { ($0.readiness, $0.lastRejected) }
         var status: Int
         var lines: [String]
         switch readiness {
@@ -118,13 +116,21 @@ extension GatewayServer: AdminDataSource {
         case .serving: (status, lines) = (200, ["LIVE"])
         case .draining: (status, lines) = (503, ["DRAINING"])
         }
-        if let source {
-            lines.append(Self.describe(source.health, name: source.sourceName))
+        if let (health, name) = self.controlPlaneHealth().map({ ($0.0, $0.1) }) {
+            lines.append(Self.describe(health, name: name))
             if readiness == .starting, let first = rejected.first {
                 lines.append("configuration rejected (\(rejected.count) error(s)), first: \(first)")
             }
         }
         return (status, lines.joined(separator: "\n"))
+    }
+
+    /// The health of the control-plane source (Kubernetes or xDS), nil when config comes from files.
+    func controlPlaneHealth() -> (KubernetesSourceHealth, String)? {
+        let (kubernetes, xds) = self.state.withLockedValue { ($0.kubernetes, $0.xds) }
+        if let kubernetes { return (kubernetes.health, kubernetes.sourceName) }
+        if let xds { return (xds.health, xds.sourceName) }
+        return nil
     }
 
     /// One line about the control plane for `/ready`.
@@ -141,8 +147,7 @@ extension GatewayServer: AdminDataSource {
     }
 
     func prometheusText() -> String {
-        if let source = self.state.withLockedValue({ $0.kubernetes }) {
-            let health = source.health
+        if let health = self.controlPlaneHealth()?.0 {
             let newFailures = self.state.withLockedValue { state -> Int in
                 defer { state.countedFailures = max(state.countedFailures, health.totalFailures) }
                 return max(0, health.totalFailures - state.countedFailures)

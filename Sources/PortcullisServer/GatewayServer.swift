@@ -9,12 +9,15 @@ import PortcullisObservability
 import PortcullisProxy
 import PortcullisRouting
 import PortcullisUpstream
+import PortcullisXDS
 
 /// Options of `portcullis run`.
 public struct GatewayOptions: Sendable {
     public var configPaths: [String]
     /// Config from a Kubernetes API server instead of `configPaths` (`--kubernetes`, `--kubeconfig`).
     public var kubernetes: KubernetesSourceOptions?
+    /// Config from istiod over ADS instead (`--xds-address`).
+    public var xds: XDSSourceOptions?
     public var adminHost = "127.0.0.1"
     public var adminPort = 15000
     public var concurrency = System.coreCount
@@ -76,6 +79,8 @@ public final class GatewayServer: Sendable {
         var certificateStamp = ""
         /// The Kubernetes source, when config comes from an API server (readiness and metrics read its health).
         var kubernetes: KubernetesConfigSource?
+        /// The xDS source, when config comes from istiod.
+        var xds: XDSConfigSource?
         /// API failures already counted in the watch-error metric.
         var countedFailures = 0
     }
@@ -101,6 +106,7 @@ public final class GatewayServer: Sendable {
     /// Runs until SIGTERM/SIGINT, then drains. Returns the process exit code.
     public func run() async throws -> Int32 {
         if let kubernetes = self.options.kubernetes { return try await self.runKubernetes(kubernetes) }
+        if let xds = self.options.xds { return try await self.runXDS(xds) }
         let source = FileConfigSource(
             paths: self.options.configPaths, loader: ConfigLoader(), interval: self.options.reloadInterval)
         let firstLoad = source.load()

@@ -197,10 +197,15 @@ struct Run: AsyncParsableCommand {
 
     @OptionGroup(title: "Kubernetes") var kube: KubernetesCLIOptions
 
+    @OptionGroup(title: "istiod (xDS)") var xds: XDSCLIOptions
+
     func validate() throws {
-        let sources = [!self.config.paths.isEmpty, self.kube.kubernetes, self.kube.kubeconfig != nil].filter { $0 }
+        let sources = [
+            !self.config.paths.isEmpty, self.kube.kubernetes, self.kube.kubeconfig != nil, self.xds.xdsAddress != nil,
+        ].filter { $0 }
         if sources.count != 1 {
-            throw ValidationError("give exactly one config source: --config PATH, --kubernetes or --kubeconfig PATH")
+            throw ValidationError(
+                "give exactly one config source: --config PATH, --kubernetes, --kubeconfig PATH or --xds-address ADDRESS")
         }
         if self.kube.watchNamespace != nil, sources.count == 1, !self.config.paths.isEmpty {
             throw ValidationError("--watch-namespace applies to --kubernetes and --kubeconfig only")
@@ -241,6 +246,7 @@ struct Run: AsyncParsableCommand {
             fallback: self.kube.kubernetes
                 ? KubernetesClusterConfig.podNamespace(serviceAccountDirectory: self.kube.serviceAccountDirectory)
                 : nil)
+        options.xds = try self.xds.sourceOptions(namespace: options.namespace, labels: options.labels)
         options.drainSeconds = self.drainSeconds
         options.listenAddress = self.listenAddress
         for server in self.dnsServers where !GatewayOptions.isValidDNSServer(server) {
