@@ -5,7 +5,7 @@ import Glibc
 #endif
 
 /// A Python test server from `Tests/Fixtures` run as a child process (the HTTP/2 origin, the gRPC server). It
-/// prints `listening PORT` once bound to 127.0.0.1 port 0; `stop()` (also on deinit) kills it. Like
+/// prints `listening PORT` (or a JSON line with `xds_port`) once bound to 127.0.0.1 port 0; `stop()` (also on deinit) kills it. Like
 /// `BookinfoBackends`, the child unblocks SIGTERM (test threads block it) and exits when the test process goes.
 final class PythonPeer: @unchecked Sendable {
     let process = Process()
@@ -56,9 +56,7 @@ final class PythonPeer: @unchecked Sendable {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             let text = (try? String(contentsOf: self.outputFile, encoding: .utf8)) ?? ""
-            if let line = text.split(separator: "\n").first(where: { $0.hasPrefix("listening ") }),
-                let port = Int(line.dropFirst("listening ".count))
-            {
+            if let port = text.split(separator: "\n").lazy.compactMap(Self.port(announcedBy:)).first {
                 self.port = port
                 return
             }
@@ -70,6 +68,15 @@ final class PythonPeer: @unchecked Sendable {
         }
         Self.kill(self.process)
         throw TestFailure("\(script) did not start listening in time")
+    }
+
+    /// The port from a peer's first line: `listening PORT`, or a JSON object whose `xds_port` is the port.
+    static func port(announcedBy line: Substring) -> Int? {
+        if line.hasPrefix("listening ") { return Int(line.dropFirst("listening ".count)) }
+        guard line.hasPrefix("{"), let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)),
+            let fields = object as? [String: Any]
+        else { return nil }
+        return fields["xds_port"] as? Int
     }
 
     /// What the peer wrote to stdout so far (the `listening` line, then whatever the script reports).
