@@ -564,7 +564,11 @@ def main():
     load_schema(args.proto_dir)
     plane = ControlPlane(Schema())
 
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=64), maximum_concurrent_rpcs=60)
+    # Client keepalive pings are welcome at any rate (grpcio's default answers pings more often than every 5 minutes
+    # without data with GOAWAY ENHANCE_YOUR_CALM, which would fail a client that keeps its ADS stream alive).
+    options = [("grpc.keepalive_permit_without_calls", 1), ("grpc.http2.min_ping_interval_without_data_ms", 1000),
+               ("grpc.http2.max_ping_strikes", 0)]
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=64), maximum_concurrent_rpcs=60, options=options)
     server.add_generic_rpc_handlers((ads_handler(plane, args.require_token),))
     address = f"127.0.0.1:{args.port}"
     if args.tls_cert:

@@ -3,9 +3,9 @@
 
   xds_control_plane_check.py [--proto-dir DIR]
 
-Starts the control plane (plaintext, then TLS with a bearer token and a throwaway self-signed certificate made with
-openssl), drives it through subscribe / push / ACK / NACK / stale / garbage / disconnect / resubscribe / auth, checks the
-responses and the recorded requests, and prints "ok" (exit 0) or the first failed check (exit 1).
+Starts the control plane three times (plaintext; TLS with a bearer token; mutual TLS; throwaway certificates made with
+openssl), drives it through subscribe / push / ACK / NACK / stale / garbage / disconnect / resubscribe / auth, checks
+the responses and the recorded requests, and prints "ok" (exit 0) or the first failed check (exit 1).
 """
 import argparse
 import json
@@ -325,6 +325,49 @@ def tls_checks(proto_dir):
             cp.stop()
 
 
+def mtls_checks(proto_dir):
+    with tempfile.TemporaryDirectory() as directory:
+        path = lambda name: os.path.join(directory, name)  # noqa: E731
+
+        def openssl(*args):
+            subprocess.run(["openssl", *args], check=True, capture_output=True)
+        openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+                path("ca.key"), "-out", path("ca.pem"), "-days", "1", "-subj", "/CN=test root")
+        for name, san in (("server", "DNS:istiod.istio-system.svc"),
+                          ("client", "URI:spiffe://cluster.local/ns/istio-system/sa/gateway")):
+            openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+                    path(f"{name}.key"), "-out", path(f"{name}.csr"), "-subj", f"/CN={name}")
+            with open(path(f"{name}.ext"), "w") as file:
+                file.write(f"subjectAltName={san}\n")
+            openssl("x509", "-req", "-in", path(f"{name}.csr"), "-CA", path("ca.pem"), "-CAkey", path("ca.key"),
+                    "-CAcreateserial", "-days", "1", "-extfile", path(f"{name}.ext"), "-out", path(f"{name}.pem"))
+        cp = ControlPlane(["--proto-dir", proto_dir, "--tls-cert", path("server.pem"), "--tls-key",
+                           path("server.key"), "--tls-client-ca", path("ca.pem")])
+        schema = fake.Schema()
+        try:
+            def read(name):
+                with open(path(name), "rb") as file:
+                    return file.read()
+            options = [("grpc.ssl_target_name_override", "istiod.istio-system.svc")]
+            anonymous = Client(grpc.secure_channel(
+                f"127.0.0.1:{cp.xds_port}", grpc.ssl_channel_credentials(read("ca.pem")), options=options), schema)
+            anonymous.send(type_url=VS)
+            try:
+                anonymous.receive()
+                raise AssertionError("client without certificate answered")
+            except grpc.RpcError as error:
+                check(error.code() == grpc.StatusCode.UNAVAILABLE, f"no client cert {error.code()}")
+            credentials = grpc.ssl_channel_credentials(read("ca.pem"), read("client.key"), read("client.pem"))
+            client = Client(grpc.secure_channel(f"127.0.0.1:{cp.xds_port}", credentials, options=options), schema)
+            client.send(type_url=VS, node={"id": "mtls"})
+            check(client.receive().type_url == VS, "mTLS response")
+            sans = cp.requests()[0]["peer_sans"]
+            check(sans == ["spiffe://cluster.local/ns/istio-system/sa/gateway"], f"peer SANs {sans}")
+            client.close()
+        finally:
+            cp.stop()
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--proto-dir", default=fake.default_proto_dir())
@@ -333,6 +376,7 @@ def main():
     try:
         plaintext_checks(args.proto_dir)
         tls_checks(args.proto_dir)
+        mtls_checks(args.proto_dir)
     except AssertionError as error:
         print(f"FAILED: {error}", flush=True)
         return 1
