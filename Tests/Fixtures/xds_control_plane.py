@@ -310,8 +310,9 @@ class ControlPlane:
         if not isinstance(objects, list):
             raise BadRequest("body must be a JSON array of objects")
         mode, message = kind
-        if mode == "mcp" and self.schema.resource is None:
-            raise BadRequest(f"{MCP_RESOURCE} is not defined by the .proto files")
+        for needed in ([MCP_RESOURCE] if mode == "mcp" else []) + [message]:
+            if message_class(needed) is None:
+                raise BadRequest(f"{needed} is not defined by the .proto files")
         now = time.time()
         with self.lock:
             resources, seen = [], {}
@@ -340,8 +341,8 @@ class ControlPlane:
         if not isinstance(obj, dict):
             raise BadRequest(f"{what}: expected a Kubernetes-style object")
         meta = obj.get("metadata") or {}
-        name = meta.get("name")
-        if not isinstance(meta, dict) or not isinstance(name, str) or not name:
+        name = meta.get("name") if isinstance(meta, dict) else None
+        if not isinstance(name, str) or not name:
             raise BadRequest(f"{what}: metadata.name is required")
         namespace = meta.get("namespace") or "default"
         key = f"{namespace}/{name}"
