@@ -19,7 +19,7 @@ TEST_PACKAGES  := nghttp2-client
 SWIFT_BUILD := $(SWIFT) build $(SWIFTPM_FLAGS)
 
 .DEFAULT_GOAL := help
-.PHONY: help deps test-tools build release run test loadtest clean
+.PHONY: help deps test-tools build release run test loadtest clean protos
 
 help:
 	@echo 'make run       install missing system packages, build in release, serve $(CONFIG) on :8080'
@@ -27,6 +27,7 @@ help:
 	@echo 'make build     debug build          make release   release build of the portcullis binary'
 	@echo 'make loadtest  compare Portcullis with nginx (see loadtest/run.sh; SCENARIO=small|16k|close|tls|tls-handshake)'
 	@echo 'make clean     remove build products'
+	@echo 'make protos    regenerate Sources/PortcullisXDSProto from its .proto files (needs the protoc plugins; not run by CI)'
 
 # apt_install: install the Debian packages in $(1) that dpkg does not report as installed.
 # As root it runs apt-get itself; otherwise through sudo when there is one; otherwise it prints the command and fails.
@@ -97,3 +98,10 @@ loadtest: deps
 clean:
 	$(SWIFT) package $(SWIFTPM_FLAGS) clean
 	rm -rf loadtest/out
+
+# Regenerates the committed Swift code of PortcullisXDSProto from Sources/PortcullisXDSProto/proto/.
+# Not run by CI or by any other target: the generated files are committed. Needs protoc (or pip's grpcio-tools) and
+# PROTOC_GEN_SWIFT / PROTOC_GEN_GRPC_SWIFT pointing at protoc-gen-swift (swift-protobuf 1.39.0) and
+# protoc-gen-grpc-swift-2 (grpc-swift-protobuf 2.4.1), both built outside the repository.
+protos:
+	bash Sources/PortcullisXDSProto/generate.sh
