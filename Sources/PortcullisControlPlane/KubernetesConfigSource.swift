@@ -29,6 +29,16 @@ public struct KubernetesSourceHealth: Sendable, Hashable {
     public var totalFailures: Int
 
     public var connected: Bool { self.disconnectedSince == nil }
+
+    public init(
+        synced: Bool, waitingFor: [String], disconnectedSince: Date?, lastError: String?, totalFailures: Int
+    ) {
+        self.synced = synced
+        self.waitingFor = waitingFor
+        self.disconnectedSince = disconnectedSince
+        self.lastError = lastError
+        self.totalFailures = totalFailures
+    }
 }
 
 /// Config from a Kubernetes API server: the Istio networking objects (and optionally the Secrets of one

@@ -47,7 +47,8 @@ enum XDSResourceDecoder {
 
     /// The body as proto3 JSON, after checking it is the message the kind expects.
     private static func specJSON(_ body: Google_Protobuf_Any, kind: XDSKind, name: String) throws -> String {
-        let options = JSONEncodingOptions()
+        var options = JSONEncodingOptions()
+        options.alwaysPrintInt64sAsNumbers = true  // YAML writes minimumRingSize and the like as numbers
         func unpack<M: SwiftProtobuf.Message>(_ type: M.Type) throws -> String {
             let expected = "type.googleapis.com/\(M.protoMessageName)"
             guard body.typeURL == expected else {
@@ -66,21 +67,28 @@ enum XDSResourceDecoder {
     }
 
     /// istiod's mesh config as `ConfigMap/istio` with the config under `data.mesh`, the way Istio stores it.
+    /// proto3 JSON leaves out zero enum values, and REGISTRY_ONLY is the zero of `outboundTrafficPolicy.mode`, so
+    /// the mode is written explicitly whenever the policy is present (absent, Istio's default ALLOW_ANY applies).
     private static func meshConfig(_ any: Google_Protobuf_Any) throws -> XDSObject {
         let expected = "type.googleapis.com/\(Istio_Mesh_V1alpha1_MeshConfig.protoMessageName)"
         guard any.typeURL == expected else { throw Failure(description: "expected \(expected), got \(any.typeURL)") }
-        let mesh = try Istio_Mesh_V1alpha1_MeshConfig(serializedBytes: any.value).jsonString()
+        let mesh = try Istio_Mesh_V1alpha1_MeshConfig(serializedBytes: any.value)
+        var fields = (try JSONSerialization.jsonObject(with: Data(try mesh.jsonString().utf8))) as? [String: Any] ?? [:]
+        if mesh.hasOutboundTrafficPolicy {
+            let mode: String
+            switch mesh.outboundTrafficPolicy.mode {
+            case .registryOnly: mode = "REGISTRY_ONLY"
+            case .allowAny: mode = "ALLOW_ANY"
+            case .UNRECOGNIZED(let value): mode = "\(value)"
+            }
+            fields["outboundTrafficPolicy"] = ["mode": mode]
+        }
+        let namespace = mesh.rootNamespace.isEmpty ? "istio-system" : mesh.rootNamespace
         let object: [String: Any] = [
-            "apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": ["name": "istio", "namespace": mesh.isEmpty ? "istio-system" : Self.rootNamespace(mesh)],
-            "data": ["mesh": mesh],
+            "apiVersion": "v1", "kind": "ConfigMap", "metadata": ["name": "istio", "namespace": namespace],
+            "data": ["mesh": try Self.serialize(fields)],
         ]
-        return XDSObject(name: "istio-system/istio", version: "", json: try Self.serialize(object))
-    }
-
-    private static func rootNamespace(_ json: String) -> String {
-        let parsed = (try? JSONSerialization.jsonObject(with: Data(json.utf8))) as? [String: Any]
-        return parsed?["rootNamespace"] as? String ?? "istio-system"
+        return XDSObject(name: "\(namespace)/istio", version: "", json: try Self.serialize(object))
     }
 
     private static func serialize(_ object: Any) throws -> String {
