@@ -507,6 +507,8 @@ public nonisolated struct Istio_Networking_V1alpha3_HTTPRedirect: Sendable {
 
   public var redirectCode: UInt32 = 0
 
+  public var prefixRewrite: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_RedirectPort: Equatable, Sendable {
@@ -1772,7 +1774,7 @@ nonisolated extension Istio_Networking_V1alpha3_TLSMatchAttributes: SwiftProtobu
 
 nonisolated extension Istio_Networking_V1alpha3_HTTPRedirect: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".HTTPRedirect"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}uri\0\u{1}authority\0\u{3}redirect_code\0\u{1}port\0\u{3}derive_port\0\u{1}scheme\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}uri\0\u{1}authority\0\u{3}redirect_code\0\u{1}port\0\u{3}derive_port\0\u{1}scheme\0\u{3}prefix_rewrite\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1800,6 +1802,7 @@ nonisolated extension Istio_Networking_V1alpha3_HTTPRedirect: SwiftProtobuf.Mess
         }
       }()
       case 6: try { try decoder.decodeSingularStringField(value: &self.scheme) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.prefixRewrite) }()
       default: break
       }
     }
@@ -1833,6 +1836,9 @@ nonisolated extension Istio_Networking_V1alpha3_HTTPRedirect: SwiftProtobuf.Mess
     if !self.scheme.isEmpty {
       try visitor.visitSingularStringField(value: self.scheme, fieldNumber: 6)
     }
+    if !self.prefixRewrite.isEmpty {
+      try visitor.visitSingularStringField(value: self.prefixRewrite, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1842,6 +1848,7 @@ nonisolated extension Istio_Networking_V1alpha3_HTTPRedirect: SwiftProtobuf.Mess
     if lhs.redirectPort != rhs.redirectPort {return false}
     if lhs.scheme != rhs.scheme {return false}
     if lhs.redirectCode != rhs.redirectCode {return false}
+    if lhs.prefixRewrite != rhs.prefixRewrite {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
