@@ -76,14 +76,19 @@ public final class HTTP2GRPCTransport: ClientTransport {
     public func config(forMethod descriptor: MethodDescriptor) -> MethodConfig? { nil }
 
     /// Runs until ``beginGracefulShutdown()``; connections are opened on demand by calls.
+    /// Cancelling the task (as `withGRPCClient` does when its body throws) shuts down the same way.
     public func connect() async throws {
-        await withCheckedContinuation { continuation in
-            let resumeNow = self.state.withLockedValue { state -> Bool in
-                if state.shutDown { return true }
-                state.shutdownWaiters.append(continuation)
-                return false
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let resumeNow = self.state.withLockedValue { state -> Bool in
+                    if state.shutDown { return true }
+                    state.shutdownWaiters.append(continuation)
+                    return false
+                }
+                if resumeNow { continuation.resume() }
             }
-            if resumeNow { continuation.resume() }
+        } onCancel: {
+            self.beginGracefulShutdown()
         }
     }
 

@@ -86,7 +86,9 @@ public final class XDSConfigSource: Sendable {
                     },
                     onResponse: { response in
                         defer { requests.finish() }
+                        self.logger.debug("xDS stream open")
                         for try await message in response.messages {
+                            self.logger.debug("xDS response", metadata: ["type": "\(message.typeURL)", "version": "\(message.versionInfo)"])
                             if !answered.withLockedValue({ $0 }) {
                                 answered.withLockedValue { $0 = true }
                                 self.connected()
@@ -94,6 +96,7 @@ public final class XDSConfigSource: Sendable {
                             for reply in await self.handle(message, apply: apply) { requests.yield(reply) }
                         }
                     })
+                self.logger.debug("xDS stream ended by the server")
                 throw RPCError(code: .unavailable, message: "the server ended the stream")
             }
         } catch {

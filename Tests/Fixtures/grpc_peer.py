@@ -6,7 +6,8 @@
                                         runs the calls and prints one JSON object with what each returned
 
 Methods: Unary (echo), ServerStream (request "N": N messages "msg-i"), ClientStream (joins the messages with
-"+"), Bidi (each message upper-cased), Fail (NOT_FOUND "no such thing"), Sleep (waits 5 s, then echoes).
+"+"), Bidi (each message upper-cased), BidiAbort (answers the first message, then
+fails UNAVAILABLE while the client still streams), Fail (NOT_FOUND "no such thing"), Sleep (waits 5 s, then echoes).
 Every call's response carries trailing metadata x-served-by: NAME.
 """
 import argparse
@@ -41,6 +42,11 @@ def serve(name):
         for message in requests:
             yield message.upper()
 
+    def bidi_abort(requests, context):
+        context.set_trailing_metadata(trailer)
+        yield next(requests).upper()
+        context.abort(grpc.StatusCode.UNAVAILABLE, "going away")
+
     def fail(request, context):
         context.set_trailing_metadata(trailer)
         context.abort(grpc.StatusCode.NOT_FOUND, "no such thing")
@@ -54,6 +60,7 @@ def serve(name):
         "ServerStream": grpc.unary_stream_rpc_method_handler(server_stream),
         "ClientStream": grpc.stream_unary_rpc_method_handler(client_stream),
         "Bidi": grpc.stream_stream_rpc_method_handler(bidi),
+        "BidiAbort": grpc.stream_stream_rpc_method_handler(bidi_abort),
         "Fail": grpc.unary_unary_rpc_method_handler(fail),
         "Sleep": grpc.unary_unary_rpc_method_handler(sleep),
     }

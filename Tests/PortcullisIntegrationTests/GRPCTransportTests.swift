@@ -1,5 +1,6 @@
 import Foundation
 import GRPCCore
+import NIOConcurrencyHelpers
 import PortcullisGRPC
 import Testing
 
@@ -137,6 +138,54 @@ struct GRPCTransportTests {
                 ) { try $0.message }
             }
             #expect(after?.code == .unavailable)
+        }
+    }
+}
+
+extension GRPCTransportTests {
+    /// A server that ends a bidirectional call while the client still streams (what a control plane does when
+    /// it drops a subscriber): the response side fails with the server's status, the request side stops.
+    @Test(.enabled(if: available)) func serverEndingABidiCallWhileTheClientStreams() async throws {
+        let server = try await PythonPeer(script: "grpc_peer.py", arguments: ["server"])
+        defer { server.stop() }
+        try await self.withClient(port: server.port) { client in
+            let coder = RawCoder()
+            let (outgoing, requests) = AsyncStream.makeStream(of: [UInt8].self)
+            requests.yield(Array("first".utf8))
+            let received = NIOLockedValueBox<[String]>([])
+            let failure = await #expect(throws: RPCError.self) {
+                try await client.bidirectionalStreaming(
+                    request: StreamingClientRequest(of: [UInt8].self) { writer in
+                        for await message in outgoing { try await writer.write(message) }
+                    },
+                    descriptor: Self.method("BidiAbort"), serializer: coder, deserializer: coder, options: .defaults
+                ) { response in
+                    defer { requests.finish() }
+                    for try await message in response.messages {
+                        received.withLockedValue { $0.append(String(decoding: message, as: UTF8.self)) }
+                    }
+                }
+            }
+            #expect(failure?.code == .unavailable)
+            #expect(failure?.message == "going away")
+            #expect(received.withLockedValue { $0 } == ["FIRST"])
+        }
+    }
+
+    /// `withGRPCClient` cancels the transport's `connect()` when its body throws: that must end it (a hang here
+    /// once kept the xDS client from ever reconnecting).
+    @Test(.enabled(if: available)) func aThrowingClientBodyEndsTheTransport() async throws {
+        let server = try await PythonPeer(script: "grpc_peer.py", arguments: ["server"])
+        defer { server.stop() }
+        struct Boom: Error {}
+        await #expect(throws: Boom.self) {
+            try await self.withClient(port: server.port) { client in
+                _ = try await client.unary(
+                    request: ClientRequest(message: Array("x".utf8)), descriptor: Self.method("Unary"),
+                    serializer: RawCoder(), deserializer: RawCoder(), options: .defaults
+                ) { try $0.message }
+                throw Boom()
+            }
         }
     }
 }
