@@ -36,9 +36,9 @@ public struct KubernetesSourceHealth: Sendable, Hashable {
 /// each.
 ///
 /// After every reflector's first successful list, and then after every change of any store, a snapshot is
-/// yielded. Istio objects, Secrets and the mesh ConfigMap are rendered as one multi-document JSON text (JSON is YAML) and run through
-/// the same ``ConfigLoader`` as files, so validation and diagnostics are identical; that happens only when one of
-/// those collections changed. Services, EndpointSlices and Pods are read directly (``KubernetesServiceRegistry``).
+/// yielded. Istio objects, Secrets and the mesh ConfigMap are rendered as one multi-document JSON text (JSON is
+/// YAML) and run through the same ``ConfigLoader`` as files, so validation and diagnostics are identical; that
+/// happens only when one of those collections changed. Services, EndpointSlices and Pods are read directly (``KubernetesServiceRegistry``).
 /// A relist that finds nothing changed yields nothing.
 public struct KubernetesConfigSource: Sendable {
     /// What a collection contributes.
