@@ -41,13 +41,14 @@ public struct KubernetesSourceHealth: Sendable, Hashable {
     }
 }
 
-/// Config from a Kubernetes API server: the Istio networking objects (and optionally the Secrets of one
-/// namespace, and the service registry), listed and watched by one ``KubernetesReflector`` each.
+/// Config from a Kubernetes API server: the Istio networking and security objects (and optionally the Secrets of
+/// one namespace, the mesh config, and the service registry), listed and watched by one ``KubernetesReflector``
+/// each.
 ///
 /// After every reflector's first successful list, and then after every change of any store, a snapshot is
-/// yielded. Istio objects and Secrets are rendered as one multi-document JSON text (JSON is YAML) and run through
-/// the same ``ConfigLoader`` as files, so validation and diagnostics are identical; that happens only when one of
-/// those collections changed. Services, EndpointSlices and Pods are read directly (``KubernetesServiceRegistry``).
+/// yielded. Istio objects, Secrets and the mesh ConfigMap are rendered as one multi-document JSON text (JSON is
+/// YAML) and run through the same ``ConfigLoader`` as files, so validation and diagnostics are identical; that
+/// happens only when one of those collections changed. Services, EndpointSlices and Pods are read directly (``KubernetesServiceRegistry``).
 /// A relist that finds nothing changed yields nothing.
 public struct KubernetesConfigSource: Sendable {
     /// What a collection contributes.
@@ -72,29 +73,46 @@ public struct KubernetesConfigSource: Sendable {
     public let roles: [Role]
 
     /// The Istio collections read: `networking.istio.io/v1` Gateways, VirtualServices, DestinationRules and
-    /// ServiceEntries (`v1beta1` when the server does not serve `v1`), in `watchNamespace` or all namespaces, plus
-    /// core `v1` Secrets in `secretsNamespace` if set.
-    public static func resources(watchNamespace: String?, secretsNamespace: String?) -> [KubernetesResource] {
+    /// ServiceEntries and `security.istio.io/v1` AuthorizationPolicies (`v1beta1` when the server does not serve
+    /// `v1`), in `watchNamespace` or all namespaces, plus core `v1` Secrets in `secretsNamespace` if set, plus the
+    /// mesh config (ConfigMap `istio`, selected by name) in `meshNamespace` if set.
+    public static func resources(
+        watchNamespace: String?, secretsNamespace: String?, meshNamespace: String? = nil
+    ) -> [KubernetesResource] {
         var resources = ["gateways", "virtualservices", "destinationrules", "serviceentries"].map {
             KubernetesResource(group: "networking.istio.io", version: "v1", plural: $0, namespace: watchNamespace)
         }
+        resources.append(
+            KubernetesResource(
+                group: "security.istio.io", version: "v1", plural: "authorizationpolicies", namespace: watchNamespace))
         if let secretsNamespace {
             resources.append(KubernetesResource(group: "", version: "v1", plural: "secrets",
                                                 namespace: secretsNamespace))
         }
+        if let meshNamespace {
+            resources.append(Self.meshConfigResource(namespace: meshNamespace))
+        }
         return resources
     }
 
-    /// Creates a source reflecting ``resources(watchNamespace:secretsNamespace:)`` and, with `serviceRegistry`,
-    /// core `v1` Services, EndpointSlices (`discovery.k8s.io/v1`, falling back to `v1beta1`) and Pods (labels
-    /// only) in `watchNamespace` or all namespaces.
+    /// The mesh config the way Istio reads it: ConfigMap `istio` (key `mesh`) in the mesh root namespace, and
+    /// nothing else of that namespace's ConfigMaps (a `metadata.name` field selector).
+    public static func meshConfigResource(namespace: String) -> KubernetesResource {
+        KubernetesResource(
+            group: "", version: "v1", plural: "configmaps", namespace: namespace, fieldSelector: "metadata.name=istio")
+    }
+
+    /// Creates a source reflecting ``resources(watchNamespace:secretsNamespace:meshNamespace:)`` and, with
+    /// `serviceRegistry`, core `v1` Services, EndpointSlices (`discovery.k8s.io/v1`, falling back to `v1beta1`)
+    /// and Pods (labels only) in `watchNamespace` or all namespaces.
     public init(
         client: KubernetesAPIClient, loader: ConfigLoader = ConfigLoader(), watchNamespace: String? = nil,
-        secretsNamespace: String? = nil, serviceRegistry: Bool = false,
+        secretsNamespace: String? = nil, meshNamespace: String? = nil, serviceRegistry: Bool = false,
         backoff: KubernetesBackoff = KubernetesBackoff(), minimumWatchTimeoutSeconds: Int = 300,
         logger: Logger = Logger(label: "portcullis.kubernetes")
     ) {
-        let config = Self.resources(watchNamespace: watchNamespace, secretsNamespace: secretsNamespace)
+        let config = Self.resources(
+            watchNamespace: watchNamespace, secretsNamespace: secretsNamespace, meshNamespace: meshNamespace)
         var reflectors = config.map { resource in
             // Istio before 1.22 serves no v1: its v1beta1 has the same schema (and the loader accepts it).
             var fallback = resource

@@ -12,13 +12,19 @@ public struct KubernetesResource: Sendable, Hashable, CustomStringConvertible {
     public var plural: String
     /// The namespace to scope to; nil watches all namespaces.
     public var namespace: String?
+    /// A field selector (`metadata.name=istio`) sent with every list and watch, so the server returns only the
+    /// matching objects; nil reads the whole collection.
+    public var fieldSelector: String?
 
     /// Creates a resource description.
-    public init(group: String, version: String, plural: String, namespace: String? = nil) {
+    public init(
+        group: String, version: String, plural: String, namespace: String? = nil, fieldSelector: String? = nil
+    ) {
         self.group = group
         self.version = version
         self.plural = plural
         self.namespace = namespace
+        self.fieldSelector = fieldSelector
     }
 
     /// The collection's REST path, e.g. `/apis/networking.istio.io/v1/namespaces/NS/gateways`.
@@ -28,7 +34,16 @@ public struct KubernetesResource: Sendable, Hashable, CustomStringConvertible {
         return base + "/namespaces/" + namespace + "/" + self.plural
     }
 
-    public var description: String { self.path }
+    /// What list and watch requests ask for: ``path`` plus the field selector, if any.
+    public var requestPath: String {
+        guard let selector = self.fieldSelector, !selector.isEmpty else { return self.path }
+        return KubernetesAPIClient.target(self.path, ["fieldSelector=" + KubernetesAPIClient.queryEscape(selector)])
+    }
+
+    public var description: String {
+        guard let selector = self.fieldSelector, !selector.isEmpty else { return self.path }
+        return "\(self.path) (\(selector))"
+    }
 }
 
 /// Exponential backoff with jitter for API errors: `initial` doubling per consecutive failure up to `maximum`,
@@ -236,7 +251,7 @@ public final class KubernetesReflector: Sendable {
     private func relist(
         _ loop: inout ReflectorLoop, onChange: @Sendable (KubernetesStoreSnapshot) async -> Void
     ) async throws {
-        let (items, version) = try await self.client.list(path: self.currentResource(loop).path)
+        let (items, version) = try await self.client.list(path: self.currentResource(loop).requestPath)
         var fresh: [String: KubernetesJSON] = [:]
         for item in items { fresh[item.storeKey] = self.stored(item) }
         let changed = !loop.published || fresh != loop.store
@@ -280,7 +295,7 @@ public final class KubernetesReflector: Sendable {
         // (which may be minutes away on a quiet collection).
         let (state, logger, resource) = (self.state, self.logger, self.currentResource(loop))
         let events = self.client.watch(
-            path: resource.path, resourceVersion: loop.resourceVersion, timeoutSeconds: timeout,
+            path: resource.requestPath, resourceVersion: loop.resourceVersion, timeoutSeconds: timeout,
             onOpen: {
                 let failed = state.withLockedValue { status in
                     let since = status.failingSince

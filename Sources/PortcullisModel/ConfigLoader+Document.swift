@@ -73,6 +73,9 @@ extension ConfigLoader {
         }
         if apiVersion == ForwardProxy.apiVersion, kind == "ForwardProxy" { return Self.decodeForwardProxy }
         if apiVersion == "v1", kind == "ConfigMap" { return Self.decodeMeshConfigMap }
+        if Self.securityVersions.contains(apiVersion), kind == "AuthorizationPolicy" {
+            return Self.decodeAuthorizationPolicy
+        }
         guard Self.networkingVersions.contains(apiVersion) else { return nil }
         switch kind {
         case "Gateway":

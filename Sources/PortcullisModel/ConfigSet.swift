@@ -12,12 +12,14 @@ public struct ConfigSet: Sendable, Hashable {
     public var forwardProxies: [ForwardProxy] = []
     /// Mesh settings from `ConfigMap/istio` (`data.mesh`), when present.
     public var mesh: MeshSettings?
+    /// `security.istio.io` AuthorizationPolicies, carried but not enforced (see ``AuthorizationPolicy``).
+    public var authorizationPolicies: [AuthorizationPolicy] = []
     public init() {}
 
     public var isEmpty: Bool {
         self.gateways.isEmpty && self.virtualServices.isEmpty && self.destinationRules.isEmpty
             && self.serviceEntries.isEmpty && self.secrets.isEmpty && self.forwardProxies.isEmpty
-            && self.services.isEmpty
+            && self.services.isEmpty && self.authorizationPolicies.isEmpty
     }
 }
 

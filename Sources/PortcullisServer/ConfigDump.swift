@@ -16,7 +16,7 @@ enum ConfigDump {
             func meta(_ m: ObjectMeta) -> [String: Any] {
                 ["name": m.name, "namespace": m.namespace, "source": m.position.description]
             }
-            root["resources"] = [
+            let resources: [String: Any] = [
                 "gateways": config.gateways.map { g -> [String: Any] in
                     var d = meta(g.meta)
                     d["selector"] = g.selector
@@ -54,6 +54,7 @@ enum ConfigDump {
                     return d
                 },
             ]
+            root["resources"] = resources.merging(Self.meshAndSecurity(config)) { first, _ in first }
             root["listeners"] = snapshot.routing.listeners.map { listener -> [String: Any] in
                 var d: [String: Any] = ["bind": listener.bind, "port": listener.port, "kind": "\(listener.kind)"]
                 d["servers"] = listener.servers.map { "\($0.gateway)#\($0.index) \($0.portName)" }
@@ -81,6 +82,30 @@ enum ConfigDump {
         guard let data = try? JSONSerialization.data(withJSONObject: root, options: [.prettyPrinted, .sortedKeys])
         else { return "{}" }
         return String(decoding: data, as: UTF8.self) + "\n"
+    }
+
+    /// The mesh config and the AuthorizationPolicies (carried, not enforced: issue 6 reads them, the authorization
+    /// issue will evaluate them).
+    static func meshAndSecurity(_ config: ConfigSet) -> [String: Any] {
+        func meta(_ m: ObjectMeta) -> [String: Any] {
+            ["name": m.name, "namespace": m.namespace, "source": m.position.description]
+        }
+        let policies: [[String: Any]] = config.authorizationPolicies.map { p in
+            var d = meta(p.meta)
+            d["action"] = p.action.rawValue
+            d["selector"] = p.selector ?? NSNull()
+            d["provider"] = p.provider ?? NSNull()
+            d["rules"] = p.rules.map(\.foundationValue)
+            if !p.targetRefs.isEmpty { d["target_refs"] = p.targetRefs.map(\.foundationValue) }
+            return d
+        }
+        var mesh: Any = NSNull()
+        if let settings = config.mesh {
+            var d = meta(settings.meta)
+            d["outbound_traffic_policy"] = settings.outboundTrafficPolicy.rawValue
+            mesh = d
+        }
+        return ["authorization_policies": policies, "mesh": mesh]
     }
 
     static func describe(_ action: RouteAction) -> String {

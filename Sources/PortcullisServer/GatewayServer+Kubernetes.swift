@@ -18,8 +18,9 @@ extension GatewayServer {
         }
         let source = KubernetesConfigSource(
             client: client, loader: ConfigLoader(), watchNamespace: options.watchNamespace,
-            secretsNamespace: self.options.namespace, serviceRegistry: true, backoff: options.backoff,
-            minimumWatchTimeoutSeconds: options.minimumWatchTimeoutSeconds, logger: self.logger)
+            secretsNamespace: self.options.namespace, meshNamespace: options.meshNamespace, serviceRegistry: true,
+            backoff: options.backoff, minimumWatchTimeoutSeconds: options.minimumWatchTimeoutSeconds,
+            logger: self.logger)
         self.state.withLockedValue { $0.kubernetes = source }
         let plumbing = try await Plumbing.start(self)
         self.logger.info(
@@ -27,6 +28,7 @@ extension GatewayServer {
             metadata: [
                 "server": "\(source.sourceName)", "watch_namespace": "\(options.watchNamespace ?? "(all)")",
                 "gateway_namespace": "\(self.options.namespace)",
+                "mesh_namespace": "\(options.meshNamespace ?? "(not read)")",
             ])
 
         let updates = Task {

@@ -51,6 +51,8 @@ public struct KubernetesSourceOptions: Sendable {
     public var cluster: KubernetesClusterConfig
     /// Watch Istio objects, Services, EndpointSlices and Pods only in this namespace; nil = all namespaces.
     public var watchNamespace: String?
+    /// The mesh root namespace, where ConfigMap `istio` (the mesh config) is read; nil does not read it.
+    public var meshNamespace: String? = "istio-system"
     /// The shortest watch timeout asked of the server (each watch asks for a random value up to twice this).
     public var minimumWatchTimeoutSeconds = 300
     /// Retry delays after API errors.

@@ -14,8 +14,19 @@ struct KubernetesCLIOptions: ParsableArguments {
     @Option(help: "Read config from the API server of this kubeconfig's current context.")
     var kubeconfig: String?
 
-    @Option(help: "Watch Istio objects, Services, EndpointSlices and Pods in this namespace only (default: all).")
+    @Option(
+        help: """
+            Watch Istio objects (networking, AuthorizationPolicies), Services, EndpointSlices and Pods in this \
+            namespace only (default: all).
+            """)
     var watchNamespace: String?
+
+    @Option(
+        help: """
+            The mesh root namespace: read the mesh config from ConfigMap `istio` (key `mesh`) there, as Istio does; \
+            "" does not read it.
+            """)
+    var meshNamespace: String = "istio-system"
 
     @Option(help: ArgumentHelp("Shortest Kubernetes watch timeout in seconds (tests).", visibility: .hidden))
     var kubeWatchTimeoutSeconds: Int = 300
@@ -37,6 +48,7 @@ struct KubernetesCLIOptions: ParsableArguments {
             return nil
         }
         var options = KubernetesSourceOptions(cluster: cluster, watchNamespace: self.watchNamespace)
+        options.meshNamespace = self.meshNamespace.isEmpty ? nil : self.meshNamespace
         options.minimumWatchTimeoutSeconds = max(1, self.kubeWatchTimeoutSeconds)
         let maximum = Duration.milliseconds(max(10, self.kubeBackoffMaxMilliseconds))
         options.backoff = KubernetesBackoff(initial: min(.milliseconds(500), maximum), maximum: maximum)

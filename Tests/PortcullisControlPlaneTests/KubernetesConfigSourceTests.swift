@@ -36,11 +36,11 @@ struct KubernetesConfigSourceTests {
         #expect(Set(server.lists.map(\.path)) == [
             "/apis/networking.istio.io/v1/gateways", "/apis/networking.istio.io/v1/virtualservices",
             "/apis/networking.istio.io/v1/destinationrules", "/apis/networking.istio.io/v1/serviceentries",
-            "/api/v1/namespaces/istio-system/secrets",
+            "/apis/security.istio.io/v1/authorizationpolicies", "/api/v1/namespaces/istio-system/secrets",
         ])
 
         // A change to one collection yields a new result with everything.
-        #expect(await eventually { server.openWatches == 5 })
+        #expect(await eventually { server.openWatches == 6 })
         server.put("virtualservices", namespace: "default", name: "vs2", spec: virtualServiceSpec())
         #expect(await eventually { results.count == 2 })
         #expect(results.last?.config.virtualServices.map(\.meta.name).sorted() == ["vs", "vs2"])
@@ -55,7 +55,7 @@ struct KubernetesConfigSourceTests {
 
         // A relist that finds nothing new yields nothing.
         server.sendGoneToOpenWatches()
-        #expect(await eventually { server.lists.count == 10 && server.openWatches == 5 })
+        #expect(await eventually { server.lists.count == 12 && server.openWatches == 6 })
         try await Task.sleep(for: .milliseconds(200))
         #expect(results.count == 3)
 
@@ -75,8 +75,8 @@ struct KubernetesConfigSourceTests {
         let task = Task { for await result in source.updates() { results.append(result) } }
         #expect(await eventually { results.count == 1 })
         #expect(results.last?.config.gateways.map(\.meta.name) == ["gw"])
-        #expect(server.lists.allSatisfy { $0.path.hasPrefix("/apis/networking.istio.io/v1/namespaces/edge/") })
-        #expect(server.lists.count == 4)
+        #expect(server.lists.allSatisfy { $0.path.contains(".istio.io/v1/namespaces/edge/") })
+        #expect(server.lists.count == 5)
         task.cancel()
         await task.value
         await server.stop()
@@ -85,15 +85,77 @@ struct KubernetesConfigSourceTests {
     @Test func nothingIsYieldedBeforeEveryCollectionIsListed() async throws {
         let server = try await FakeKubernetesAPIServer.start()
         server.put("gateways", namespace: "edge", name: "gw", spec: gatewaySpec)
-        // Every list fails for a while: gateways may list, but not all four.
+        // Every list fails for a while: gateways may list, but not all five collections.
         server.failNext(4, .list, code: 500)
         let client = try KubernetesAPIClient(config: server.clientConfig())
         let source = KubernetesConfigSource(client: client, backoff: testBackoff, minimumWatchTimeoutSeconds: 60)
         let results = Recorder<ConfigLoadResult>()
         let task = Task { for await result in source.updates() { results.append(result) } }
         #expect(await eventually { results.count == 1 })
-        #expect(server.lists.count == 8)
+        #expect(server.lists.count == 9)
         #expect(results.last?.config.gateways.map(\.meta.name) == ["gw"])
+        task.cancel()
+        await task.value
+        await server.stop()
+    }
+
+    @Test func meshConfigMapIsSelectedByNameAndAuthorizationPoliciesAreCarried() async throws {
+        let server = try await FakeKubernetesAPIServer.start()
+        func mesh(_ mode: String) -> [String: KubernetesJSON] {
+            ["data": .object(["mesh": .string("outboundTrafficPolicy:\n  mode: \(mode)")])]
+        }
+        server.put("configmaps", namespace: "istio-system", name: "istio", spec: .null, extra: mesh("REGISTRY_ONLY"))
+        // Another ConfigMap of the namespace: never read, so never a "not the mesh config" warning.
+        server.put("configmaps", namespace: "istio-system", name: "other", spec: .null, extra: mesh("ALLOW_ANY"))
+        server.put(
+            "authorizationpolicies", namespace: "shop", name: "deny-admin",
+            spec: json(#"{"action":"DENY","rules":[{"to":[{"operation":{"paths":["/admin/*"]}}]}]}"#))
+        let client = try KubernetesAPIClient(config: server.clientConfig())
+        let source = KubernetesConfigSource(
+            client: client, meshNamespace: "istio-system", backoff: testBackoff, minimumWatchTimeoutSeconds: 60)
+        let results = Recorder<ConfigLoadResult>()
+        let task = Task { for await result in source.updates() { results.append(result) } }
+
+        #expect(await eventually { results.count == 1 })
+        let first = try #require(results.last)
+        #expect(first.diagnostics.isEmpty, "\(first.diagnostics)")
+        #expect(first.config.mesh?.outboundTrafficPolicy == .registryOnly)
+        #expect(first.config.authorizationPolicies.map(\.meta.name) == ["deny-admin"])
+        #expect(first.config.authorizationPolicies.first?.action == .deny)
+        let meshLists = server.lists.filter { $0.path == "/api/v1/namespaces/istio-system/configmaps" }
+        #expect(!meshLists.isEmpty && meshLists.allSatisfy { $0.query["fieldSelector"] == "metadata.name=istio" })
+        #expect(await eventually { server.openWatches == 6 })
+        #expect(server.watches.filter { $0.path.hasSuffix("/configmaps") }
+            .allSatisfy { $0.query["fieldSelector"] == "metadata.name=istio" })
+
+        // Edits and deletions follow; a change to another ConfigMap is not seen at all.
+        server.put("configmaps", namespace: "istio-system", name: "istio", spec: .null, extra: mesh("ALLOW_ANY"))
+        #expect(await eventually { results.last?.config.mesh?.outboundTrafficPolicy == .allowAny })
+        let count = results.count
+        server.put("configmaps", namespace: "istio-system", name: "other", spec: .null, extra: mesh("REGISTRY_ONLY"))
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(results.count == count)
+        server.delete("configmaps", namespace: "istio-system", name: "istio")
+        #expect(await eventually { results.count > count && results.last?.config.mesh == nil })
+        server.delete("authorizationpolicies", namespace: "shop", name: "deny-admin")
+        #expect(await eventually { results.last?.config.authorizationPolicies.isEmpty == true })
+
+        task.cancel()
+        await task.value
+        await server.stop()
+    }
+
+    @Test func authorizationPoliciesFallBackToV1beta1() async throws {
+        let server = try await FakeKubernetesAPIServer.start()
+        server.unserved = ["/apis/security.istio.io/v1/"]
+        server.put("authorizationpolicies", namespace: "edge", name: "allow-all", spec: json(#"{"rules":[{}]}"#))
+        let client = try KubernetesAPIClient(config: server.clientConfig())
+        let source = KubernetesConfigSource(client: client, backoff: testBackoff, minimumWatchTimeoutSeconds: 60)
+        let results = Recorder<ConfigLoadResult>()
+        let task = Task { for await result in source.updates() { results.append(result) } }
+        #expect(await eventually { results.count == 1 })
+        #expect(results.last?.config.authorizationPolicies.map(\.meta.name) == ["allow-all"])
+        #expect(server.lists.contains { $0.path == "/apis/security.istio.io/v1beta1/authorizationpolicies" })
         task.cancel()
         await task.value
         await server.stop()

@@ -102,7 +102,7 @@ struct KubernetesRegistrySourceTests {
             == "/apis/discovery.k8s.io/v1beta1/endpointslices")
 
         // Scale up: a new snapshot whose config is unchanged and whose endpoints have the new pod.
-        #expect(await eventually { server.openWatches == 7 })
+        #expect(await eventually { server.openWatches == 8 })
         server.put(
             "endpointslices", namespace: "default", name: "backend-1", spec: .null,
             extra: self.slice(["10.0.0.1", "10.0.0.2"]), labels: ["kubernetes.io/service-name": "backend"])
@@ -139,6 +139,7 @@ struct KubernetesRegistrySourceTests {
             "/apis/networking.istio.io/v1/namespaces/shop/virtualservices",
             "/apis/networking.istio.io/v1/namespaces/shop/destinationrules",
             "/apis/networking.istio.io/v1/namespaces/shop/serviceentries",
+            "/apis/security.istio.io/v1/namespaces/shop/authorizationpolicies",
             "/api/v1/namespaces/edge/secrets", "/api/v1/namespaces/shop/services",
             "/apis/discovery.k8s.io/v1/namespaces/shop/endpointslices", "/api/v1/namespaces/shop/pods",
         ])
@@ -169,9 +170,9 @@ struct KubernetesRegistrySourceTests {
         let client = try KubernetesAPIClient(config: server.clientConfig())
         let source = KubernetesConfigSource(client: client, backoff: testBackoff, minimumWatchTimeoutSeconds: 60)
         #expect(!source.health.synced)
-        #expect(source.health.waitingFor.count == 4)
+        #expect(source.health.waitingFor.count == 5)
         let task = Task { for await _ in source.snapshots() {} }
-        #expect(await eventually { source.health.synced && server.openWatches == 4 })
+        #expect(await eventually { source.health.synced && server.openWatches == 5 })
         #expect(source.health.connected)
 
         server.failNext(3, .watch, code: 403)
@@ -180,7 +181,7 @@ struct KubernetesRegistrySourceTests {
         let failing = source.health
         #expect(failing.synced)
         #expect(failing.totalFailures >= 1)
-        let recovered = await eventually(.seconds(20)) { source.health.connected && server.openWatches == 4 }
+        let recovered = await eventually(.seconds(20)) { source.health.connected && server.openWatches == 5 }
         #expect(recovered, "\(source.health)")
         #expect(source.health.lastError == nil)
         task.cancel()

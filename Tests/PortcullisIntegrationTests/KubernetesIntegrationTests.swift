@@ -18,6 +18,7 @@ struct KubernetesIntegrationTests {
             for plural in ["gateways", "virtualservices", "destinationrules", "serviceentries"] {
                 try await cluster.waitForCollection("/apis/networking.istio.io/v1/\(plural)")
             }
+            try await cluster.waitForCollection("/apis/security.istio.io/v1/authorizationpolicies")
         } catch {
             cluster.stop()
             throw error
@@ -452,8 +453,8 @@ struct KubernetesInClusterIntegrationTests {
             "/usr/bin/env", ["python3", "-m", "kubernetes_validate", "--strict"] + files)
         #expect(status == 0, "\(out)\(err)")
         let passed = out.split(separator: "\n").filter { $0.contains(" passed for resource ") }
-        // 4 CRDs, the Namespace, 5 RBAC objects, the Deployment and the Service.
-        #expect(passed.count == 12, "\(out)\(err)")
+        // 5 CRDs, the Namespace, 7 RBAC objects, the Deployment and the Service.
+        #expect(passed.count == 15, "\(out)\(err)")
     }
 
     @Test func deploymentCoversTheDrainAndProbesReadiness() throws {
@@ -471,7 +472,7 @@ struct KubernetesInClusterIntegrationTests {
     @Test func rbacOnlyReads() throws {
         let text = try String(contentsOfFile: Self.directory + "/02-rbac.yaml", encoding: .utf8)
         let verbs = text.matches(of: /verbs: \[(.*)\]/).map { String($0.1) }
-        #expect(verbs.count == 4)
+        #expect(verbs.count == 6)
         #expect(verbs.allSatisfy { $0 == #""get", "list", "watch""# })
     }
 }

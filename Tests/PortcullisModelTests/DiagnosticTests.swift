@@ -219,13 +219,17 @@ private func vs(_ http: String) -> String {
               metadata: {name: a}
               spec: {host: a, trafficPolicy: {tls: {mode: SIMPLE, sni: x.com}}}
             - apiVersion: security.istio.io/v1
-              kind: AuthorizationPolicy
+              kind: PeerAuthentication
               metadata: {name: p}
+            - apiVersion: security.istio.io/v1
+              kind: AuthorizationPolicy
+              metadata: {name: ap}
             """)
         #expect(result.errors.isEmpty)
         #expect(result.config.destinationRules.first?.meta.namespace == "edge")
         #expect(result.config.destinationRules.first?.trafficPolicy?.tls?.sni == "x.com")
-        #expect(result.diagnostics.map(\.kind) == ["AuthorizationPolicy"])
+        #expect(result.diagnostics.map(\.kind) == ["PeerAuthentication"])
+        #expect(result.config.authorizationPolicies.map(\.meta.namespace) == ["edge"])
     }
 
     @Test func secretDataIsDecodedAndStringDataMerged() throws {

@@ -45,6 +45,8 @@ final class FakeKubernetesAPIServer: Sendable {
         var id: Int
         var plural: String
         var namespace: String?
+        /// From a `metadata.name=NAME` field selector.
+        var name: String?
         var bookmarks: Bool
         var channel: any Channel
     }
@@ -145,7 +147,7 @@ final class FakeKubernetesAPIServer: Sendable {
                     "creationTimestamp": .string("2026-01-01T00:00:00Z"),
                 ]),
             ]
-            if plural != "secrets", plural != "endpointslices" { members["spec"] = spec }
+            if plural != "secrets", plural != "endpointslices", plural != "configmaps" { members["spec"] = spec }
             for (field, value) in extra { members[field] = value }
             if !labels.isEmpty, case .object(var metadata) = members["metadata"]! {
                 metadata["labels"] = .object(labels.mapValues { .string($0) })
@@ -247,6 +249,7 @@ final class FakeKubernetesAPIServer: Sendable {
         let line = Self.line(type: type, object: object)
         for watcher in state.watchers.values where watcher.plural == plural {
             if let namespace = watcher.namespace, object.namespace != namespace { continue }
+            if let name = watcher.name, object["metadata"]?["name"]?.stringValue != name { continue }
             Self.send(watcher.channel, line)
         }
     }
@@ -279,7 +282,7 @@ final class FakeKubernetesAPIServer: Sendable {
             }
             switch verb {
             case .list:
-                Self.list(&state, channel, plural: plural, namespace: namespace)
+                Self.list(&state, channel, plural: plural, namespace: namespace, name: Self.selectedName(query))
                 return nil
             case .watch:
                 return Self.watch(&state, channel, plural: plural, namespace: namespace, query: query)
@@ -292,8 +295,19 @@ final class FakeKubernetesAPIServer: Sendable {
         }
     }
 
-    private static func list(_ state: inout State, _ channel: any Channel, plural: String, namespace: String?) {
-        let objects = (state.objects[plural] ?? [:]).filter { namespace == nil || $0.value.namespace == namespace }
+    /// The name of a `metadata.name=NAME` field selector (the only kind this server understands).
+    private static func selectedName(_ query: [String: String]) -> String? {
+        guard let selector = query["fieldSelector"], selector.hasPrefix("metadata.name=") else { return nil }
+        return String(selector.dropFirst("metadata.name=".count))
+    }
+
+    private static func list(
+        _ state: inout State, _ channel: any Channel, plural: String, namespace: String?, name: String?
+    ) {
+        let objects = (state.objects[plural] ?? [:]).filter {
+            (namespace == nil || $0.value.namespace == namespace)
+                && (name == nil || $0.value["metadata"]?["name"]?.stringValue == name)
+        }
         // Built-in types (here: Secrets) come without `kind`/`apiVersion` in list items; custom resources with.
         let items = objects.keys.sorted().map { key -> String in
             guard Self.isBuiltIn(plural), var members = objects[key]!.objectValue else {
@@ -326,12 +340,13 @@ final class FakeKubernetesAPIServer: Sendable {
         }
         for entry in state.history[plural] ?? [] where entry.version > requested {
             if let namespace, entry.object.namespace != namespace { continue }
+            if let name = Self.selectedName(query), entry.object["metadata"]?["name"]?.stringValue != name { continue }
             Self.send(channel, Self.line(type: entry.type, object: entry.object))
         }
         state.nextWatcher += 1
         let id = state.nextWatcher
         state.watchers[id] = Watcher(
-            id: id, plural: plural, namespace: namespace, bookmarks: query["allowWatchBookmarks"] == "true",
+            id: id, plural: plural, namespace: namespace, name: Self.selectedName(query), bookmarks: query["allowWatchBookmarks"] == "true",
             channel: channel)
         if let seconds = Int64(query["timeoutSeconds"] ?? "") {
             channel.eventLoop.scheduleTask(in: .seconds(seconds)) { Self.end(channel) }
@@ -412,21 +427,24 @@ final class FakeKubernetesAPIServer: Sendable {
         case "services": "Service"
         case "pods": "Pod"
         case "endpointslices": "EndpointSlice"
+        case "authorizationpolicies": "AuthorizationPolicy"
+        case "configmaps": "ConfigMap"
         default: plural
         }
     }
 
     static func apiVersion(_ plural: String) -> String {
         switch plural {
-        case "secrets", "services", "pods": "v1"
+        case "secrets", "services", "pods", "configmaps": "v1"
         case "endpointslices": "discovery.k8s.io/v1"
+        case "authorizationpolicies": "security.istio.io/v1"
         default: "networking.istio.io/v1"
         }
     }
 
     /// Built-in types come without `kind`/`apiVersion` in list items.
     static func isBuiltIn(_ plural: String) -> Bool {
-        ["secrets", "services", "pods", "endpointslices"].contains(plural)
+        ["secrets", "services", "pods", "endpointslices", "configmaps"].contains(plural)
     }
 }
 
