@@ -163,6 +163,12 @@ let package = Package(
 
         .testTarget(name: "PortcullisModelTests", dependencies: ["PortcullisModel"], swiftSettings: strict),
         .testTarget(
+            name: "PortcullisXDSTests",
+            dependencies: [
+                "PortcullisXDS", "PortcullisXDSProto", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            swiftSettings: strict),
+        .testTarget(
             name: "PortcullisXDSProtoTests",
             dependencies: [
                 "PortcullisXDSProto", .product(name: "SwiftProtobuf", package: "swift-protobuf"),

@@ -37,7 +37,8 @@ public struct XDSSourceOptions: Sendable {
     /// Parses `HOST:PORT`, `[IPv6]:PORT` or `unix:PATH`.
     public static func parseTarget(_ text: String) -> GRPCTransportConfiguration.Target? {
         if text.hasPrefix("unix:") {
-            let path = String(text.dropFirst("unix:".count)).replacingOccurrences(of: "//", with: "/")
+            var path = String(text.dropFirst("unix:".count))
+            if path.hasPrefix("//") { path = String(path.dropFirst(2)) }  // unix:///abs/path
             return path.isEmpty ? nil : .unixDomainSocket(path)
         }
         guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
