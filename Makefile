@@ -57,7 +57,7 @@ deps:
 # Python packages the tests use (PACKAGE:MODULE): kubernetes-validate checks config/kubernetes; grpcio and h2 are the
 # gRPC peer and the HTTP/2 origin of the integration tests; grpcio-tools (protoc, with protobuf) compiles the xDS
 # schema for the test control plane Tests/Fixtures/xds_control_plane.py.
-PIP_TOOLS      := kubernetes-validate:kubernetes_validate grpcio:grpc h2:h2 grpcio-tools:grpc_tools
+PIP_TOOLS      := kubernetes-validate:kubernetes_validate grpcio:grpc h2:h2 grpcio-tools:grpc_tools xds-protos:envoy
 
 # Test tools are checked as commands (python3 may come from pyenv or similar), installed with apt when absent;
 # Python packages are installed with pip when python3 cannot import them (pip itself from apt when missing; on a

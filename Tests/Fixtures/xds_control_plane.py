@@ -3,6 +3,7 @@
 
   xds_control_plane.py [--proto-dir DIR] [--port N] [--control-port N]
                        [--tls-cert PEM --tls-key PEM [--tls-client-ca PEM]] [--require-token T]
+                       [--unix-socket PATH]
 
 First stdout line (flushed): {"xds_port": N, "control_port": M}. Both listen on 127.0.0.1 (port 0 = pick one).
 
@@ -555,6 +556,7 @@ def main():
     parser.add_argument("--tls-cert", help="server certificate chain (PEM); with --tls-key serves TLS")
     parser.add_argument("--tls-key", help="server private key (PEM)")
     parser.add_argument("--tls-client-ca", help="require client certificates signed by this CA (PEM)")
+    parser.add_argument("--unix-socket", help="also serve plaintext xDS on this Unix socket path")
     parser.add_argument("--require-token", help="streams must send authorization: Bearer TOKEN")
     args = parser.parse_args()
     if bool(args.tls_cert) != bool(args.tls_key):
@@ -585,6 +587,9 @@ def main():
         xds_port = server.add_insecure_port(address)
     if xds_port == 0:
         raise SystemExit(f"xds_control_plane: cannot listen on {address}")
+    if args.unix_socket:  # also plaintext on a Unix socket, as a local istio-agent serves its XDS proxy
+        if not server.add_insecure_port(f"unix:{args.unix_socket}"):
+            raise SystemExit(f"xds_control_plane: cannot listen on unix:{args.unix_socket}")
     server.start()
 
     control = ThreadingHTTPServer(("127.0.0.1", args.control_port), control_handler(plane))

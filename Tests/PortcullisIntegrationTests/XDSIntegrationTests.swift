@@ -22,7 +22,7 @@ struct XDSIntegrationTests {
     /// A control plane holding a Gateway, two ServiceEntries and a VirtualService to `a.internal`, and a gateway
     /// subscribed to it (ready once the first sync was accepted).
     private func start(
-        planeArguments: [String] = [], extraSource: [String] = []
+        planeArguments: [String] = [], extraSource: [String] = [], address: String? = nil
     ) async throws -> Setup {
         let plane = try await XDSControlPlane(arguments: planeArguments)
         let backendA = try await TestBackend.start(name: "backend-a")
@@ -35,7 +35,7 @@ struct XDSIntegrationTests {
         ])
         try plane.put(CP.virtualServiceType, [CP.virtualService("shop", hosts: ["shop.example.com"], to: "a.internal")])
         let gateway = try GatewayProcess(
-            source: ["--xds-address", "127.0.0.1:\(plane.xdsPort)"] + extraSource,
+            source: ["--xds-address", address ?? "127.0.0.1:\(plane.xdsPort)"] + extraSource,
             extraArguments: ["--labels", "istio=ingressgateway", "--xds-backoff-max-milliseconds", "200"],
             environment: ["POD_NAME": "gw-1", "POD_NAMESPACE": "istio-system", "INSTANCE_IP": "10.1.2.3"])
         return Setup(plane: plane, gateway: gateway, port: port, backendA: backendA, backendB: backendB)
@@ -155,7 +155,15 @@ struct XDSIntegrationTests {
         try await setup.gateway.waitUntilReady()
         try setup.plane.disconnect()
         // The gateway resubscribes on a new stream (with its accepted versions as hints) and keeps serving.
-        _ = try await setup.plane.waitForRequest { ($0["stream"] as? Int ?? 0) >= 2 && $0["kind"] as? String == "subscribe" }
+        let accepted = try #require((try setup.plane.state()["versions"] as? [String: String])?[CP.virtualServiceType])
+        let resubscribe = try await setup.plane.waitForRequest {
+            ($0["stream"] as? Int ?? 0) >= 2 && $0["kind"] as? String == "subscribe"
+                && $0["type_url"] as? String == CP.virtualServiceType
+        }
+        // The new stream names the version already accepted, as Envoy does, and sends the node again.
+        #expect(resubscribe["version_info"] as? String == accepted)
+        let stream = try setup.plane.requests().filter { $0["stream"] as? Int == resubscribe["stream"] as? Int }
+        #expect(stream.first?["node"] as? [String: Any] != nil)
         #expect(try Self.hit(setup.port) == "backend-a")
         try setup.plane.put(CP.virtualServiceType, [CP.virtualService("shop", hosts: ["shop.example.com"], to: "b.internal")])
         #expect(try await Self.until("backend-b") { try Self.hit(setup.port) } == "backend-b")
@@ -202,6 +210,9 @@ struct XDSIntegrationTests {
             return status == 503 && text.lowercased().contains("unauthenticated") ? "unauthenticated" : text
         }
         #expect(why == "unauthenticated")
+        // The token is read again for every new stream: a rotated token gets through without a restart.
+        try "secret-token\n".write(toFile: tokenFile, atomically: true, encoding: .utf8)
+        try await refused.waitUntilReady()
     }
 
     @Test(.enabled(if: available)) func meshConfigOutboundPolicyComesFromTheControlPlane() async throws {
@@ -221,6 +232,16 @@ struct XDSIntegrationTests {
         try setup.plane.put(CP.meshConfigType, [["outboundTrafficPolicy": ["mode": "ALLOW_ANY"]]])
         #expect(try await Self.until("status 404") { try Self.hit(setup.port, host: "undeclared.example.com") }
             == "status 404")
+        #expect(try Self.hit(setup.port) == "backend-a")
+    }
+
+    /// A co-located istio-agent serves plaintext xDS on a Unix socket (`unix:PATH`).
+    @Test(.enabled(if: available)) func aLocalAgentOnAUnixSocket() async throws {
+        let socket = FileManager.default.temporaryDirectory.appendingPathComponent("xds-\(UUID().uuidString.prefix(8)).sock").path
+        defer { try? FileManager.default.removeItem(atPath: socket) }
+        let setup = try await self.start(planeArguments: ["--unix-socket", socket], address: "unix:\(socket)")
+        defer { setup.plane.stop() }
+        try await setup.gateway.waitUntilReady()
         #expect(try Self.hit(setup.port) == "backend-a")
     }
 }
