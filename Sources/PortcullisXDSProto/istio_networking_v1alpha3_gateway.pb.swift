@@ -36,54 +36,43 @@ public nonisolated struct Istio_Networking_V1alpha3_Gateway: Sendable {
   public init() {}
 }
 
-public nonisolated struct Istio_Networking_V1alpha3_Server: @unchecked Sendable {
+public nonisolated struct Istio_Networking_V1alpha3_Server: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   public var port: Istio_Networking_V1alpha3_Port {
-    get {_storage._port ?? Istio_Networking_V1alpha3_Port()}
-    set {_uniqueStorage()._port = newValue}
+    get {_port ?? Istio_Networking_V1alpha3_Port()}
+    set {_port = newValue}
   }
   /// Returns true if `port` has been explicitly set.
-  public var hasPort: Bool {_storage._port != nil}
+  public var hasPort: Bool {self._port != nil}
   /// Clears the value of `port`. Subsequent reads from it will return its default value.
-  public mutating func clearPort() {_uniqueStorage()._port = nil}
+  public mutating func clearPort() {self._port = nil}
 
-  public var bind: String {
-    get {_storage._bind}
-    set {_uniqueStorage()._bind = newValue}
-  }
+  public var bind: String = String()
 
-  public var hosts: [String] {
-    get {_storage._hosts}
-    set {_uniqueStorage()._hosts = newValue}
-  }
+  public var hosts: [String] = []
 
   public var tls: Istio_Networking_V1alpha3_ServerTLSSettings {
-    get {_storage._tls ?? Istio_Networking_V1alpha3_ServerTLSSettings()}
-    set {_uniqueStorage()._tls = newValue}
+    get {_tls ?? Istio_Networking_V1alpha3_ServerTLSSettings()}
+    set {_tls = newValue}
   }
   /// Returns true if `tls` has been explicitly set.
-  public var hasTls: Bool {_storage._tls != nil}
+  public var hasTls: Bool {self._tls != nil}
   /// Clears the value of `tls`. Subsequent reads from it will return its default value.
-  public mutating func clearTls() {_uniqueStorage()._tls = nil}
+  public mutating func clearTls() {self._tls = nil}
 
-  public var defaultEndpoint: String {
-    get {_storage._defaultEndpoint}
-    set {_uniqueStorage()._defaultEndpoint = newValue}
-  }
+  public var defaultEndpoint: String = String()
 
-  public var name: String {
-    get {_storage._name}
-    set {_uniqueStorage()._name = newValue}
-  }
+  public var name: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
-  fileprivate var _storage = _StorageClass.defaultInstance
+  fileprivate var _port: Istio_Networking_V1alpha3_Port? = nil
+  fileprivate var _tls: Istio_Networking_V1alpha3_ServerTLSSettings? = nil
 }
 
 public nonisolated struct Istio_Networking_V1alpha3_Port: Sendable {
@@ -105,42 +94,99 @@ public nonisolated struct Istio_Networking_V1alpha3_Port: Sendable {
   public init() {}
 }
 
-public nonisolated struct Istio_Networking_V1alpha3_ServerTLSSettings: Sendable {
+public nonisolated struct Istio_Networking_V1alpha3_ServerTLSSettings: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var httpsRedirect: Bool = false
+  public var httpsRedirect: Bool {
+    get {_storage._httpsRedirect}
+    set {_uniqueStorage()._httpsRedirect = newValue}
+  }
 
-  public var mode: Istio_Networking_V1alpha3_ServerTLSSettings.TLSmode = .passthrough
+  public var mode: Istio_Networking_V1alpha3_ServerTLSSettings.TLSmode {
+    get {_storage._mode}
+    set {_uniqueStorage()._mode = newValue}
+  }
 
-  public var serverCertificate: String = String()
+  public var serverCertificate: String {
+    get {_storage._serverCertificate}
+    set {_uniqueStorage()._serverCertificate = newValue}
+  }
 
-  public var privateKey: String = String()
+  public var privateKey: String {
+    get {_storage._privateKey}
+    set {_uniqueStorage()._privateKey = newValue}
+  }
 
-  public var caCertificates: String = String()
+  public var caCertificates: String {
+    get {_storage._caCertificates}
+    set {_uniqueStorage()._caCertificates = newValue}
+  }
 
-  public var caCrl: String = String()
+  public var caCrl: String {
+    get {_storage._caCrl}
+    set {_uniqueStorage()._caCrl = newValue}
+  }
 
-  public var credentialName: String = String()
+  public var credentialName: String {
+    get {_storage._credentialName}
+    set {_uniqueStorage()._credentialName = newValue}
+  }
 
-  public var credentialNames: [String] = []
+  public var credentialNames: [String] {
+    get {_storage._credentialNames}
+    set {_uniqueStorage()._credentialNames = newValue}
+  }
 
-  public var tlsCertificates: [Istio_Networking_V1alpha3_ServerTLSSettings.TLSCertificate] = []
+  public var tlsCertificates: [Istio_Networking_V1alpha3_ServerTLSSettings.TLSCertificate] {
+    get {_storage._tlsCertificates}
+    set {_uniqueStorage()._tlsCertificates = newValue}
+  }
 
-  public var subjectAltNames: [String] = []
+  public var subjectAltNames: [String] {
+    get {_storage._subjectAltNames}
+    set {_uniqueStorage()._subjectAltNames = newValue}
+  }
 
-  public var verifyCertificateSpki: [String] = []
+  public var verifyCertificateSpki: [String] {
+    get {_storage._verifyCertificateSpki}
+    set {_uniqueStorage()._verifyCertificateSpki = newValue}
+  }
 
-  public var verifyCertificateHash: [String] = []
+  public var verifyCertificateHash: [String] {
+    get {_storage._verifyCertificateHash}
+    set {_uniqueStorage()._verifyCertificateHash = newValue}
+  }
 
-  public var minProtocolVersion: Istio_Networking_V1alpha3_ServerTLSSettings.TLSProtocol = .tlsAuto
+  public var minProtocolVersion: Istio_Networking_V1alpha3_ServerTLSSettings.TLSProtocol {
+    get {_storage._minProtocolVersion}
+    set {_uniqueStorage()._minProtocolVersion = newValue}
+  }
 
-  public var maxProtocolVersion: Istio_Networking_V1alpha3_ServerTLSSettings.TLSProtocol = .tlsAuto
+  public var maxProtocolVersion: Istio_Networking_V1alpha3_ServerTLSSettings.TLSProtocol {
+    get {_storage._maxProtocolVersion}
+    set {_uniqueStorage()._maxProtocolVersion = newValue}
+  }
 
-  public var cipherSuites: [String] = []
+  public var cipherSuites: [String] {
+    get {_storage._cipherSuites}
+    set {_uniqueStorage()._cipherSuites = newValue}
+  }
 
-  public var caCertCredentialName: String = String()
+  public var caCertCredentialName: String {
+    get {_storage._caCertCredentialName}
+    set {_uniqueStorage()._caCertCredentialName = newValue}
+  }
+
+  public var insecureSkipVerify: SwiftProtobuf.Google_Protobuf_BoolValue {
+    get {_storage._insecureSkipVerify ?? SwiftProtobuf.Google_Protobuf_BoolValue()}
+    set {_uniqueStorage()._insecureSkipVerify = newValue}
+  }
+  /// Returns true if `insecureSkipVerify` has been explicitly set.
+  public var hasInsecureSkipVerify: Bool {_storage._insecureSkipVerify != nil}
+  /// Clears the value of `insecureSkipVerify`. Subsequent reads from it will return its default value.
+  public mutating func clearInsecureSkipVerify() {_uniqueStorage()._insecureSkipVerify = nil}
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -257,6 +303,8 @@ public nonisolated struct Istio_Networking_V1alpha3_ServerTLSSettings: Sendable 
   }
 
   public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
@@ -302,102 +350,56 @@ nonisolated extension Istio_Networking_V1alpha3_Server: SwiftProtobuf.Message, S
   public static let protoMessageName: String = _protobuf_package + ".Server"
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}port\0\u{1}hosts\0\u{1}tls\0\u{1}bind\0\u{3}default_endpoint\0\u{1}name\0")
 
-  fileprivate class _StorageClass {
-    var _port: Istio_Networking_V1alpha3_Port? = nil
-    var _bind: String = String()
-    var _hosts: [String] = []
-    var _tls: Istio_Networking_V1alpha3_ServerTLSSettings? = nil
-    var _defaultEndpoint: String = String()
-    var _name: String = String()
-
-      // This property is used as the initial default value for new instances of the type.
-      // The type itself is protecting the reference to its storage via CoW semantics.
-      // This will force a copy to be made of this reference when the first mutation occurs;
-      // hence, it is safe to mark this as `nonisolated(unsafe)`.
-      static nonisolated(unsafe) let defaultInstance = _StorageClass()
-
-    private init() {}
-
-    init(copying source: _StorageClass) {
-      _port = source._port
-      _bind = source._bind
-      _hosts = source._hosts
-      _tls = source._tls
-      _defaultEndpoint = source._defaultEndpoint
-      _name = source._name
-    }
-  }
-
-  fileprivate mutating func _uniqueStorage() -> _StorageClass {
-    if !isKnownUniquelyReferenced(&_storage) {
-      _storage = _StorageClass(copying: _storage)
-    }
-    return _storage
-  }
-
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    _ = _uniqueStorage()
-    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
-      while let fieldNumber = try decoder.nextFieldNumber() {
-        // The use of inline closures is to circumvent an issue where the compiler
-        // allocates stack space for every case branch when no optimizations are
-        // enabled. https://github.com/apple/swift-protobuf/issues/1034
-        switch fieldNumber {
-        case 1: try { try decoder.decodeSingularMessageField(value: &_storage._port) }()
-        case 2: try { try decoder.decodeRepeatedStringField(value: &_storage._hosts) }()
-        case 3: try { try decoder.decodeSingularMessageField(value: &_storage._tls) }()
-        case 4: try { try decoder.decodeSingularStringField(value: &_storage._bind) }()
-        case 5: try { try decoder.decodeSingularStringField(value: &_storage._defaultEndpoint) }()
-        case 6: try { try decoder.decodeSingularStringField(value: &_storage._name) }()
-        default: break
-        }
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._port) }()
+      case 2: try { try decoder.decodeRepeatedStringField(value: &self.hosts) }()
+      case 3: try { try decoder.decodeSingularMessageField(value: &self._tls) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.bind) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.defaultEndpoint) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every if/case branch local when no optimizations
-      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-      // https://github.com/apple/swift-protobuf/issues/1182
-      try { if let v = _storage._port {
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
-      } }()
-      if !_storage._hosts.isEmpty {
-        try visitor.visitRepeatedStringField(value: _storage._hosts, fieldNumber: 2)
-      }
-      try { if let v = _storage._tls {
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
-      } }()
-      if !_storage._bind.isEmpty {
-        try visitor.visitSingularStringField(value: _storage._bind, fieldNumber: 4)
-      }
-      if !_storage._defaultEndpoint.isEmpty {
-        try visitor.visitSingularStringField(value: _storage._defaultEndpoint, fieldNumber: 5)
-      }
-      if !_storage._name.isEmpty {
-        try visitor.visitSingularStringField(value: _storage._name, fieldNumber: 6)
-      }
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._port {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if !self.hosts.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.hosts, fieldNumber: 2)
+    }
+    try { if let v = self._tls {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    } }()
+    if !self.bind.isEmpty {
+      try visitor.visitSingularStringField(value: self.bind, fieldNumber: 4)
+    }
+    if !self.defaultEndpoint.isEmpty {
+      try visitor.visitSingularStringField(value: self.defaultEndpoint, fieldNumber: 5)
+    }
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 6)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Istio_Networking_V1alpha3_Server, rhs: Istio_Networking_V1alpha3_Server) -> Bool {
-    if lhs._storage !== rhs._storage {
-      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
-        let _storage = _args.0
-        let rhs_storage = _args.1
-        if _storage._port != rhs_storage._port {return false}
-        if _storage._bind != rhs_storage._bind {return false}
-        if _storage._hosts != rhs_storage._hosts {return false}
-        if _storage._tls != rhs_storage._tls {return false}
-        if _storage._defaultEndpoint != rhs_storage._defaultEndpoint {return false}
-        if _storage._name != rhs_storage._name {return false}
-        return true
-      }
-      if !storagesAreEqual {return false}
-    }
+    if lhs._port != rhs._port {return false}
+    if lhs.bind != rhs.bind {return false}
+    if lhs.hosts != rhs.hosts {return false}
+    if lhs._tls != rhs._tls {return false}
+    if lhs.defaultEndpoint != rhs.defaultEndpoint {return false}
+    if lhs.name != rhs.name {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -450,104 +452,181 @@ nonisolated extension Istio_Networking_V1alpha3_Port: SwiftProtobuf.Message, Swi
 
 nonisolated extension Istio_Networking_V1alpha3_ServerTLSSettings: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ServerTLSSettings"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}https_redirect\0\u{1}mode\0\u{3}server_certificate\0\u{3}private_key\0\u{3}ca_certificates\0\u{3}subject_alt_names\0\u{3}min_protocol_version\0\u{3}max_protocol_version\0\u{3}cipher_suites\0\u{3}credential_name\0\u{3}verify_certificate_spki\0\u{3}verify_certificate_hash\0\u{3}ca_crl\0\u{3}credential_names\0\u{3}tls_certificates\0\u{3}ca_cert_credential_name\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}https_redirect\0\u{1}mode\0\u{3}server_certificate\0\u{3}private_key\0\u{3}ca_certificates\0\u{3}subject_alt_names\0\u{3}min_protocol_version\0\u{3}max_protocol_version\0\u{3}cipher_suites\0\u{3}credential_name\0\u{3}verify_certificate_spki\0\u{3}verify_certificate_hash\0\u{3}ca_crl\0\u{3}credential_names\0\u{3}tls_certificates\0\u{3}ca_cert_credential_name\0\u{3}insecure_skip_verify\0")
+
+  fileprivate class _StorageClass {
+    var _httpsRedirect: Bool = false
+    var _mode: Istio_Networking_V1alpha3_ServerTLSSettings.TLSmode = .passthrough
+    var _serverCertificate: String = String()
+    var _privateKey: String = String()
+    var _caCertificates: String = String()
+    var _caCrl: String = String()
+    var _credentialName: String = String()
+    var _credentialNames: [String] = []
+    var _tlsCertificates: [Istio_Networking_V1alpha3_ServerTLSSettings.TLSCertificate] = []
+    var _subjectAltNames: [String] = []
+    var _verifyCertificateSpki: [String] = []
+    var _verifyCertificateHash: [String] = []
+    var _minProtocolVersion: Istio_Networking_V1alpha3_ServerTLSSettings.TLSProtocol = .tlsAuto
+    var _maxProtocolVersion: Istio_Networking_V1alpha3_ServerTLSSettings.TLSProtocol = .tlsAuto
+    var _cipherSuites: [String] = []
+    var _caCertCredentialName: String = String()
+    var _insecureSkipVerify: SwiftProtobuf.Google_Protobuf_BoolValue? = nil
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _httpsRedirect = source._httpsRedirect
+      _mode = source._mode
+      _serverCertificate = source._serverCertificate
+      _privateKey = source._privateKey
+      _caCertificates = source._caCertificates
+      _caCrl = source._caCrl
+      _credentialName = source._credentialName
+      _credentialNames = source._credentialNames
+      _tlsCertificates = source._tlsCertificates
+      _subjectAltNames = source._subjectAltNames
+      _verifyCertificateSpki = source._verifyCertificateSpki
+      _verifyCertificateHash = source._verifyCertificateHash
+      _minProtocolVersion = source._minProtocolVersion
+      _maxProtocolVersion = source._maxProtocolVersion
+      _cipherSuites = source._cipherSuites
+      _caCertCredentialName = source._caCertCredentialName
+      _insecureSkipVerify = source._insecureSkipVerify
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularBoolField(value: &self.httpsRedirect) }()
-      case 2: try { try decoder.decodeSingularEnumField(value: &self.mode) }()
-      case 3: try { try decoder.decodeSingularStringField(value: &self.serverCertificate) }()
-      case 4: try { try decoder.decodeSingularStringField(value: &self.privateKey) }()
-      case 5: try { try decoder.decodeSingularStringField(value: &self.caCertificates) }()
-      case 6: try { try decoder.decodeRepeatedStringField(value: &self.subjectAltNames) }()
-      case 7: try { try decoder.decodeSingularEnumField(value: &self.minProtocolVersion) }()
-      case 8: try { try decoder.decodeSingularEnumField(value: &self.maxProtocolVersion) }()
-      case 9: try { try decoder.decodeRepeatedStringField(value: &self.cipherSuites) }()
-      case 10: try { try decoder.decodeSingularStringField(value: &self.credentialName) }()
-      case 11: try { try decoder.decodeRepeatedStringField(value: &self.verifyCertificateSpki) }()
-      case 12: try { try decoder.decodeRepeatedStringField(value: &self.verifyCertificateHash) }()
-      case 13: try { try decoder.decodeSingularStringField(value: &self.caCrl) }()
-      case 14: try { try decoder.decodeRepeatedStringField(value: &self.credentialNames) }()
-      case 15: try { try decoder.decodeRepeatedMessageField(value: &self.tlsCertificates) }()
-      case 16: try { try decoder.decodeSingularStringField(value: &self.caCertCredentialName) }()
-      default: break
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularBoolField(value: &_storage._httpsRedirect) }()
+        case 2: try { try decoder.decodeSingularEnumField(value: &_storage._mode) }()
+        case 3: try { try decoder.decodeSingularStringField(value: &_storage._serverCertificate) }()
+        case 4: try { try decoder.decodeSingularStringField(value: &_storage._privateKey) }()
+        case 5: try { try decoder.decodeSingularStringField(value: &_storage._caCertificates) }()
+        case 6: try { try decoder.decodeRepeatedStringField(value: &_storage._subjectAltNames) }()
+        case 7: try { try decoder.decodeSingularEnumField(value: &_storage._minProtocolVersion) }()
+        case 8: try { try decoder.decodeSingularEnumField(value: &_storage._maxProtocolVersion) }()
+        case 9: try { try decoder.decodeRepeatedStringField(value: &_storage._cipherSuites) }()
+        case 10: try { try decoder.decodeSingularStringField(value: &_storage._credentialName) }()
+        case 11: try { try decoder.decodeRepeatedStringField(value: &_storage._verifyCertificateSpki) }()
+        case 12: try { try decoder.decodeRepeatedStringField(value: &_storage._verifyCertificateHash) }()
+        case 13: try { try decoder.decodeSingularStringField(value: &_storage._caCrl) }()
+        case 14: try { try decoder.decodeRepeatedStringField(value: &_storage._credentialNames) }()
+        case 15: try { try decoder.decodeRepeatedMessageField(value: &_storage._tlsCertificates) }()
+        case 16: try { try decoder.decodeSingularStringField(value: &_storage._caCertCredentialName) }()
+        case 17: try { try decoder.decodeSingularMessageField(value: &_storage._insecureSkipVerify) }()
+        default: break
+        }
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    if self.httpsRedirect != false {
-      try visitor.visitSingularBoolField(value: self.httpsRedirect, fieldNumber: 1)
-    }
-    if self.mode != .passthrough {
-      try visitor.visitSingularEnumField(value: self.mode, fieldNumber: 2)
-    }
-    if !self.serverCertificate.isEmpty {
-      try visitor.visitSingularStringField(value: self.serverCertificate, fieldNumber: 3)
-    }
-    if !self.privateKey.isEmpty {
-      try visitor.visitSingularStringField(value: self.privateKey, fieldNumber: 4)
-    }
-    if !self.caCertificates.isEmpty {
-      try visitor.visitSingularStringField(value: self.caCertificates, fieldNumber: 5)
-    }
-    if !self.subjectAltNames.isEmpty {
-      try visitor.visitRepeatedStringField(value: self.subjectAltNames, fieldNumber: 6)
-    }
-    if self.minProtocolVersion != .tlsAuto {
-      try visitor.visitSingularEnumField(value: self.minProtocolVersion, fieldNumber: 7)
-    }
-    if self.maxProtocolVersion != .tlsAuto {
-      try visitor.visitSingularEnumField(value: self.maxProtocolVersion, fieldNumber: 8)
-    }
-    if !self.cipherSuites.isEmpty {
-      try visitor.visitRepeatedStringField(value: self.cipherSuites, fieldNumber: 9)
-    }
-    if !self.credentialName.isEmpty {
-      try visitor.visitSingularStringField(value: self.credentialName, fieldNumber: 10)
-    }
-    if !self.verifyCertificateSpki.isEmpty {
-      try visitor.visitRepeatedStringField(value: self.verifyCertificateSpki, fieldNumber: 11)
-    }
-    if !self.verifyCertificateHash.isEmpty {
-      try visitor.visitRepeatedStringField(value: self.verifyCertificateHash, fieldNumber: 12)
-    }
-    if !self.caCrl.isEmpty {
-      try visitor.visitSingularStringField(value: self.caCrl, fieldNumber: 13)
-    }
-    if !self.credentialNames.isEmpty {
-      try visitor.visitRepeatedStringField(value: self.credentialNames, fieldNumber: 14)
-    }
-    if !self.tlsCertificates.isEmpty {
-      try visitor.visitRepeatedMessageField(value: self.tlsCertificates, fieldNumber: 15)
-    }
-    if !self.caCertCredentialName.isEmpty {
-      try visitor.visitSingularStringField(value: self.caCertCredentialName, fieldNumber: 16)
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if _storage._httpsRedirect != false {
+        try visitor.visitSingularBoolField(value: _storage._httpsRedirect, fieldNumber: 1)
+      }
+      if _storage._mode != .passthrough {
+        try visitor.visitSingularEnumField(value: _storage._mode, fieldNumber: 2)
+      }
+      if !_storage._serverCertificate.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._serverCertificate, fieldNumber: 3)
+      }
+      if !_storage._privateKey.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._privateKey, fieldNumber: 4)
+      }
+      if !_storage._caCertificates.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._caCertificates, fieldNumber: 5)
+      }
+      if !_storage._subjectAltNames.isEmpty {
+        try visitor.visitRepeatedStringField(value: _storage._subjectAltNames, fieldNumber: 6)
+      }
+      if _storage._minProtocolVersion != .tlsAuto {
+        try visitor.visitSingularEnumField(value: _storage._minProtocolVersion, fieldNumber: 7)
+      }
+      if _storage._maxProtocolVersion != .tlsAuto {
+        try visitor.visitSingularEnumField(value: _storage._maxProtocolVersion, fieldNumber: 8)
+      }
+      if !_storage._cipherSuites.isEmpty {
+        try visitor.visitRepeatedStringField(value: _storage._cipherSuites, fieldNumber: 9)
+      }
+      if !_storage._credentialName.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._credentialName, fieldNumber: 10)
+      }
+      if !_storage._verifyCertificateSpki.isEmpty {
+        try visitor.visitRepeatedStringField(value: _storage._verifyCertificateSpki, fieldNumber: 11)
+      }
+      if !_storage._verifyCertificateHash.isEmpty {
+        try visitor.visitRepeatedStringField(value: _storage._verifyCertificateHash, fieldNumber: 12)
+      }
+      if !_storage._caCrl.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._caCrl, fieldNumber: 13)
+      }
+      if !_storage._credentialNames.isEmpty {
+        try visitor.visitRepeatedStringField(value: _storage._credentialNames, fieldNumber: 14)
+      }
+      if !_storage._tlsCertificates.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._tlsCertificates, fieldNumber: 15)
+      }
+      if !_storage._caCertCredentialName.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._caCertCredentialName, fieldNumber: 16)
+      }
+      try { if let v = _storage._insecureSkipVerify {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 17)
+      } }()
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Istio_Networking_V1alpha3_ServerTLSSettings, rhs: Istio_Networking_V1alpha3_ServerTLSSettings) -> Bool {
-    if lhs.httpsRedirect != rhs.httpsRedirect {return false}
-    if lhs.mode != rhs.mode {return false}
-    if lhs.serverCertificate != rhs.serverCertificate {return false}
-    if lhs.privateKey != rhs.privateKey {return false}
-    if lhs.caCertificates != rhs.caCertificates {return false}
-    if lhs.caCrl != rhs.caCrl {return false}
-    if lhs.credentialName != rhs.credentialName {return false}
-    if lhs.credentialNames != rhs.credentialNames {return false}
-    if lhs.tlsCertificates != rhs.tlsCertificates {return false}
-    if lhs.subjectAltNames != rhs.subjectAltNames {return false}
-    if lhs.verifyCertificateSpki != rhs.verifyCertificateSpki {return false}
-    if lhs.verifyCertificateHash != rhs.verifyCertificateHash {return false}
-    if lhs.minProtocolVersion != rhs.minProtocolVersion {return false}
-    if lhs.maxProtocolVersion != rhs.maxProtocolVersion {return false}
-    if lhs.cipherSuites != rhs.cipherSuites {return false}
-    if lhs.caCertCredentialName != rhs.caCertCredentialName {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._httpsRedirect != rhs_storage._httpsRedirect {return false}
+        if _storage._mode != rhs_storage._mode {return false}
+        if _storage._serverCertificate != rhs_storage._serverCertificate {return false}
+        if _storage._privateKey != rhs_storage._privateKey {return false}
+        if _storage._caCertificates != rhs_storage._caCertificates {return false}
+        if _storage._caCrl != rhs_storage._caCrl {return false}
+        if _storage._credentialName != rhs_storage._credentialName {return false}
+        if _storage._credentialNames != rhs_storage._credentialNames {return false}
+        if _storage._tlsCertificates != rhs_storage._tlsCertificates {return false}
+        if _storage._subjectAltNames != rhs_storage._subjectAltNames {return false}
+        if _storage._verifyCertificateSpki != rhs_storage._verifyCertificateSpki {return false}
+        if _storage._verifyCertificateHash != rhs_storage._verifyCertificateHash {return false}
+        if _storage._minProtocolVersion != rhs_storage._minProtocolVersion {return false}
+        if _storage._maxProtocolVersion != rhs_storage._maxProtocolVersion {return false}
+        if _storage._cipherSuites != rhs_storage._cipherSuites {return false}
+        if _storage._caCertCredentialName != rhs_storage._caCertCredentialName {return false}
+        if _storage._insecureSkipVerify != rhs_storage._insecureSkipVerify {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -268,7 +268,7 @@ fileprivate nonisolated let _protobuf_package = "istio.security.v1beta1"
 
 nonisolated extension Istio_Security_V1beta1_AuthorizationPolicy: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".AuthorizationPolicy"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}selector\0\u{1}rules\0\u{1}action\0\u{1}provider\0\u{4}\u{2}target_ref\0\u{3}target_refs\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}selector\0\u{1}rules\0\u{1}action\0\u{1}provider\0\u{1}targetRef\0\u{1}targetRefs\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -292,8 +292,8 @@ nonisolated extension Istio_Security_V1beta1_AuthorizationPolicy: SwiftProtobuf.
           self.actionDetail = .provider(v)
         }
       }()
-      case 6: try { try decoder.decodeSingularMessageField(value: &self._targetRef) }()
-      case 7: try { try decoder.decodeRepeatedMessageField(value: &self.targetRefs) }()
+      case 5: try { try decoder.decodeSingularMessageField(value: &self._targetRef) }()
+      case 6: try { try decoder.decodeRepeatedMessageField(value: &self.targetRefs) }()
       default: break
       }
     }
@@ -317,10 +317,10 @@ nonisolated extension Istio_Security_V1beta1_AuthorizationPolicy: SwiftProtobuf.
       try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
     } }()
     try { if let v = self._targetRef {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
     } }()
     if !self.targetRefs.isEmpty {
-      try visitor.visitRepeatedMessageField(value: self.targetRefs, fieldNumber: 7)
+      try visitor.visitRepeatedMessageField(value: self.targetRefs, fieldNumber: 6)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
