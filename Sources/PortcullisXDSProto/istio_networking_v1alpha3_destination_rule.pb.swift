@@ -123,15 +123,6 @@ public nonisolated struct Istio_Networking_V1alpha3_TrafficPolicy: @unchecked Se
   /// Clears the value of `proxyProtocol`. Subsequent reads from it will return its default value.
   public mutating func clearProxyProtocol() {_uniqueStorage()._proxyProtocol = nil}
 
-  public var retryBudget: Istio_Networking_V1alpha3_TrafficPolicy.RetryBudget {
-    get {_storage._retryBudget ?? Istio_Networking_V1alpha3_TrafficPolicy.RetryBudget()}
-    set {_uniqueStorage()._retryBudget = newValue}
-  }
-  /// Returns true if `retryBudget` has been explicitly set.
-  public var hasRetryBudget: Bool {_storage._retryBudget != nil}
-  /// Clears the value of `retryBudget`. Subsequent reads from it will return its default value.
-  public mutating func clearRetryBudget() {_uniqueStorage()._retryBudget = nil}
-
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated struct PortTrafficPolicy: @unchecked Sendable {
@@ -251,29 +242,6 @@ public nonisolated struct Istio_Networking_V1alpha3_TrafficPolicy: @unchecked Se
     }
 
     public init() {}
-  }
-
-  public nonisolated struct RetryBudget: Sendable {
-    // SwiftProtobuf.Message conformance is added in an extension below. See the
-    // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
-    // methods supported on all messages.
-
-    public var percent: SwiftProtobuf.Google_Protobuf_DoubleValue {
-      get {_percent ?? SwiftProtobuf.Google_Protobuf_DoubleValue()}
-      set {_percent = newValue}
-    }
-    /// Returns true if `percent` has been explicitly set.
-    public var hasPercent: Bool {self._percent != nil}
-    /// Clears the value of `percent`. Subsequent reads from it will return its default value.
-    public mutating func clearPercent() {self._percent = nil}
-
-    public var minRetryConcurrency: UInt32 = 0
-
-    public var unknownFields = SwiftProtobuf.UnknownStorage()
-
-    public init() {}
-
-    fileprivate var _percent: SwiftProtobuf.Google_Protobuf_DoubleValue? = nil
   }
 
   public init() {}
@@ -1045,7 +1013,7 @@ nonisolated extension Istio_Networking_V1alpha3_DestinationRule: SwiftProtobuf.M
 
 nonisolated extension Istio_Networking_V1alpha3_TrafficPolicy: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".TrafficPolicy"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}load_balancer\0\u{3}connection_pool\0\u{3}outlier_detection\0\u{1}tls\0\u{3}port_level_settings\0\u{1}tunnel\0\u{3}proxy_protocol\0\u{3}retry_budget\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}load_balancer\0\u{3}connection_pool\0\u{3}outlier_detection\0\u{1}tls\0\u{3}port_level_settings\0\u{1}tunnel\0\u{3}proxy_protocol\0")
 
   fileprivate class _StorageClass {
     var _loadBalancer: Istio_Networking_V1alpha3_LoadBalancerSettings? = nil
@@ -1055,7 +1023,6 @@ nonisolated extension Istio_Networking_V1alpha3_TrafficPolicy: SwiftProtobuf.Mes
     var _portLevelSettings: [Istio_Networking_V1alpha3_TrafficPolicy.PortTrafficPolicy] = []
     var _tunnel: Istio_Networking_V1alpha3_TrafficPolicy.TunnelSettings? = nil
     var _proxyProtocol: Istio_Networking_V1alpha3_TrafficPolicy.ProxyProtocol? = nil
-    var _retryBudget: Istio_Networking_V1alpha3_TrafficPolicy.RetryBudget? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -1073,7 +1040,6 @@ nonisolated extension Istio_Networking_V1alpha3_TrafficPolicy: SwiftProtobuf.Mes
       _portLevelSettings = source._portLevelSettings
       _tunnel = source._tunnel
       _proxyProtocol = source._proxyProtocol
-      _retryBudget = source._retryBudget
     }
   }
 
@@ -1099,7 +1065,6 @@ nonisolated extension Istio_Networking_V1alpha3_TrafficPolicy: SwiftProtobuf.Mes
         case 5: try { try decoder.decodeRepeatedMessageField(value: &_storage._portLevelSettings) }()
         case 6: try { try decoder.decodeSingularMessageField(value: &_storage._tunnel) }()
         case 7: try { try decoder.decodeSingularMessageField(value: &_storage._proxyProtocol) }()
-        case 8: try { try decoder.decodeSingularMessageField(value: &_storage._retryBudget) }()
         default: break
         }
       }
@@ -1133,9 +1098,6 @@ nonisolated extension Istio_Networking_V1alpha3_TrafficPolicy: SwiftProtobuf.Mes
       try { if let v = _storage._proxyProtocol {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
       } }()
-      try { if let v = _storage._retryBudget {
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
-      } }()
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1152,7 +1114,6 @@ nonisolated extension Istio_Networking_V1alpha3_TrafficPolicy: SwiftProtobuf.Mes
         if _storage._portLevelSettings != rhs_storage._portLevelSettings {return false}
         if _storage._tunnel != rhs_storage._tunnel {return false}
         if _storage._proxyProtocol != rhs_storage._proxyProtocol {return false}
-        if _storage._retryBudget != rhs_storage._retryBudget {return false}
         return true
       }
       if !storagesAreEqual {return false}
@@ -1332,45 +1293,6 @@ nonisolated extension Istio_Networking_V1alpha3_TrafficPolicy.ProxyProtocol: Swi
 
 nonisolated extension Istio_Networking_V1alpha3_TrafficPolicy.ProxyProtocol.VERSION: SwiftProtobuf._ProtoNameProviding {
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0V1\0\u{1}V2\0")
-}
-
-nonisolated extension Istio_Networking_V1alpha3_TrafficPolicy.RetryBudget: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  public static let protoMessageName: String = Istio_Networking_V1alpha3_TrafficPolicy.protoMessageName + ".RetryBudget"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}percent\0\u{3}min_retry_concurrency\0")
-
-  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularMessageField(value: &self._percent) }()
-      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.minRetryConcurrency) }()
-      default: break
-      }
-    }
-  }
-
-  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
-    try { if let v = self._percent {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
-    } }()
-    if self.minRetryConcurrency != 0 {
-      try visitor.visitSingularUInt32Field(value: self.minRetryConcurrency, fieldNumber: 2)
-    }
-    try unknownFields.traverse(visitor: &visitor)
-  }
-
-  public static func ==(lhs: Istio_Networking_V1alpha3_TrafficPolicy.RetryBudget, rhs: Istio_Networking_V1alpha3_TrafficPolicy.RetryBudget) -> Bool {
-    if lhs._percent != rhs._percent {return false}
-    if lhs.minRetryConcurrency != rhs.minRetryConcurrency {return false}
-    if lhs.unknownFields != rhs.unknownFields {return false}
-    return true
-  }
 }
 
 nonisolated extension Istio_Networking_V1alpha3_Subset: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
