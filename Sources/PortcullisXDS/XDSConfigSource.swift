@@ -119,6 +119,13 @@ public final class XDSConfigSource: Sendable {
                 "xDS response rejected", metadata: ["type": "\(response.typeURL)", "error": "\(request.errorDetail.message)"])
             return [request]
         case .apply(let batch):
+            for received in batch {
+                for object in received.objects where object.droppedUnknownFields {
+                    self.logger.warning(
+                        "fields unknown to this gateway were dropped (istiod is newer than its API definitions)",
+                        metadata: ["kind": "\(received.kind.kind)", "resource": "\(object.name)", "version": "\(object.version)"])
+                }
+            }
             let text = self.state.withLockedValue { $0.candidate(batch) }
             let loaded = self.loader.load(yaml: text, file: self.sourceName)
             let outcome = await apply(loaded)

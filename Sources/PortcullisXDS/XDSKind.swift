@@ -49,10 +49,13 @@ public struct XDSObject: Sendable, Hashable {
     public var version: String
     /// One JSON object: apiVersion, kind, metadata, spec.
     public var json: String
+    /// The spec carried fields our `.proto` definitions do not know; they are not in `json`.
+    public var droppedUnknownFields: Bool
 
-    public init(name: String, version: String, json: String) {
+    public init(name: String, version: String, json: String, droppedUnknownFields: Bool = false) {
         self.name = name
         self.version = version
         self.json = json
+        self.droppedUnknownFields = droppedUnknownFields
     }
 }

@@ -35,18 +35,22 @@ enum XDSResourceDecoder {
         guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
             throw Failure(description: "metadata.name \"\(resource.metadata.name)\" is not NAMESPACE/NAME")
         }
-        let spec = try Self.specJSON(resource.body, kind: kind, name: resource.metadata.name)
+        var unknownFields = false
+        let spec = try Self.specJSON(resource.body, kind: kind, name: resource.metadata.name, unknownFields: &unknownFields)
         var metadata: [String: Any] = ["namespace": parts[0], "name": parts[1]]
         if !resource.metadata.labels.isEmpty { metadata["labels"] = resource.metadata.labels }
         if !resource.metadata.annotations.isEmpty { metadata["annotations"] = resource.metadata.annotations }
         if !resource.metadata.version.isEmpty { metadata["resourceVersion"] = resource.metadata.version }
         let json = "{\"apiVersion\":\(Self.quote(kind.apiVersion)),\"kind\":\(Self.quote(kind.kind)),"
             + "\"metadata\":\(try Self.serialize(metadata)),\"spec\":\(spec)}"
-        return XDSObject(name: resource.metadata.name, version: resource.metadata.version, json: json)
+        return XDSObject(
+            name: resource.metadata.name, version: resource.metadata.version, json: json, droppedUnknownFields: unknownFields)
     }
 
     /// The body as proto3 JSON, after checking it is the message the kind expects.
-    private static func specJSON(_ body: Google_Protobuf_Any, kind: XDSKind, name: String) throws -> String {
+    private static func specJSON(
+        _ body: Google_Protobuf_Any, kind: XDSKind, name: String, unknownFields: inout Bool
+    ) throws -> String {
         var options = JSONEncodingOptions()
         options.alwaysPrintInt64sAsNumbers = true  // YAML writes minimumRingSize and the like as numbers
         func unpack<M: SwiftProtobuf.Message>(_ type: M.Type) throws -> String {
@@ -54,7 +58,14 @@ enum XDSResourceDecoder {
             guard body.typeURL == expected else {
                 throw Failure(description: "\(name): body is \(body.typeURL), expected \(expected)")
             }
-            return try M(serializedBytes: body.value).jsonString(options: options)
+            let message = try M(serializedBytes: body.value)
+            let json = try message.jsonString(options: options)
+            // proto3 JSON drops fields our .proto definitions do not know (a newer istiod's additions): if the
+            // JSON no longer carries everything the bytes did, say so rather than lose config silently.
+            let original: [UInt8] = try message.serializedBytes()
+            let reencoded: [UInt8] = try M(jsonString: json).serializedBytes()
+            if reencoded.count != original.count { unknownFields = true }
+            return json
         }
         switch kind.body {
         case .gateway: return try unpack(Istio_Networking_V1alpha3_Gateway.self)

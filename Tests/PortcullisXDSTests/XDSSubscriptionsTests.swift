@@ -171,3 +171,19 @@ struct XDSSubscriptionsTests {
         return state
     }
 }
+
+extension XDSSubscriptionsTests {
+    /// A newer istiod can send fields our definitions lack: they cannot reach the loader, so they are flagged.
+    @Test func fieldsUnknownToOurDefinitionsAreFlagged() throws {
+        let vs = Self.kinds[1]
+        let known = try Self.resource(vs, "shop/reviews", spec: #"{"hosts": ["reviews"]}"#)
+        #expect(try XDSResourceDecoder.decode(known, kind: vs).droppedUnknownFields == false)
+
+        var resource = try Istio_Mcp_V1alpha1_Resource(serializedBytes: known.value)
+        // Field 999, varint 1: not in VirtualService.
+        resource.body.value.append(contentsOf: [0xB8, 0x3E, 0x01])
+        let object = try XDSResourceDecoder.decode(try Google_Protobuf_Any(message: resource), kind: vs)
+        #expect(object.droppedUnknownFields)
+        #expect(object.json.contains("reviews"))
+    }
+}
