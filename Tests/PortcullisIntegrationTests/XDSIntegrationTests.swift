@@ -244,4 +244,31 @@ struct XDSIntegrationTests {
         try await setup.gateway.waitUntilReady()
         #expect(try Self.hit(setup.port) == "backend-a")
     }
+
+    /// A first config that fails validation: NACKed, the gateway stays not ready and says why; the fix makes it
+    /// ready (any later push retries the whole first sync).
+    @Test(.enabled(if: available)) func aRejectedFirstConfigKeepsTheGatewayNotReadyUntilFixed() async throws {
+        let plane = try await XDSControlPlane()
+        defer { plane.stop() }
+        let port = try FreePort.allocate()
+        try plane.put(CP.gatewayType, [CP.gateway(port: port)])
+        var bad = CP.virtualService("shop", hosts: ["shop.example.com"], to: "a.internal")
+        bad["spec"] = ["hosts": ["shop.example.com"], "gateways": ["istio-system/gw"],
+                       "http": [["route": [["destination": ["host": "a.internal"], "weight": -5]]]]]
+        try plane.put(CP.virtualServiceType, [bad])
+        let gateway = try GatewayProcess(
+            source: ["--xds-address", "127.0.0.1:\(plane.xdsPort)"],
+            extraArguments: ["--labels", "istio=ingressgateway", "--xds-backoff-max-milliseconds", "200"],
+            environment: [:])
+        let nack = try await plane.waitForRequest { $0["kind"] as? String == "nack" }
+        let reason = (nack["error_detail"] as? [String: Any])?["message"] as? String ?? ""
+        #expect(reason.contains("weight"), "\(reason)")
+        let (status, body) = try await HTTP.get(port: gateway.adminPort, path: "/ready")
+        #expect(status == 503)
+        #expect(body.contains("configuration rejected"), "\(body)")
+
+        try plane.put(CP.virtualServiceType, [CP.virtualService("shop", hosts: ["shop.example.com"], to: "a.internal")])
+        try await gateway.waitUntilReady()
+        #expect(try Self.hit(port) == "status 503", "routed; a.internal has no ServiceEntry here")
+    }
 }
