@@ -32,6 +32,8 @@ public struct GRPCTransportConfiguration: Sendable {
     public var maxResponseMessageBytes: Int
     /// HTTP/2 settings of the client side (large windows: config pushes can be many megabytes).
     public var http2: HTTP2Settings
+    /// TCP keepalive: probes after `idleSeconds` without traffic, every `intervalSeconds`, `probes` times.
+    public var keepalive: (idleSeconds: Int, intervalSeconds: Int, probes: Int) = (30, 10, 3)
 
     public init(
         target: Target, authority: String, tls: TLSContext? = nil, serverName: String? = nil,
@@ -170,7 +172,16 @@ public final class HTTP2GRPCTransport: ClientTransport {
                 }
             }
         if case .host = configuration.target {
+            // TCP keepalive finds a control plane that vanished without a FIN (node lost, partition) within about
+            // a minute, so the stream fails and reconnects instead of waiting forever for the next push.
+            func tcp(_ name: CInt) -> ChannelOptions.Types.SocketOption {
+                .init(level: .init(rawValue: CInt(IPPROTO_TCP)), name: .init(rawValue: name))
+            }
             _ = bootstrap.channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .channelOption(.socketOption(.so_keepalive), value: 1)
+                .channelOption(tcp(TCP_KEEPIDLE), value: SocketOptionValue(configuration.keepalive.idleSeconds))
+                .channelOption(tcp(TCP_KEEPINTVL), value: SocketOptionValue(configuration.keepalive.intervalSeconds))
+                .channelOption(tcp(TCP_KEEPCNT), value: SocketOptionValue(configuration.keepalive.probes))
         }
         let connected: EventLoopFuture<any Channel>
         switch configuration.target {
