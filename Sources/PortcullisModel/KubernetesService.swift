@@ -43,18 +43,3 @@ public struct KubernetesService: Sendable, Hashable {
         return PortProtocol(rawValue: prefix.uppercased()) ?? .http
     }
 }
-
-/// The ready endpoints of every Service, keyed by `namespace/name` (``KubernetesService/key``).
-///
-/// Each endpoint is a `WorkloadEntry`: its address, its ports by Service port name (from the EndpointSlice's port
-/// list, so a named `targetPort` resolves per pod) and its pod's labels (for DestinationRule subsets).
-public struct ServiceEndpoints: Sendable, Hashable {
-    public var byService: [String: [WorkloadEntry]]
-
-    public init(byService: [String: [WorkloadEntry]] = [:]) {
-        self.byService = byService
-    }
-
-    /// The endpoints of the Service `namespace/name`, empty when none is ready.
-    public subscript(service key: String) -> [WorkloadEntry] { self.byService[key] ?? [] }
-}
