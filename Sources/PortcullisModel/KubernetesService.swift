@@ -1,6 +1,7 @@
 /// A core `v1` Service as the gateway's service registry sees it (CONTROL-PLANE §4.5): the name that VirtualService
 /// destinations use (`<name>.<namespace>.svc.<domain>`) and its ports. Its endpoints come separately
-/// (``ServiceEndpoints``), so endpoint churn never changes the config itself.
+/// (``ServiceEndpoints``), so endpoint churn never changes the config itself. Decoded from the API server's JSON by
+/// ``decode(_:file:)``.
 public struct KubernetesService: Sendable, Hashable {
     /// Name, namespace, labels and annotations of the Service.
     public var meta: ObjectMeta
