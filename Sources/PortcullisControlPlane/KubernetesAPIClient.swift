@@ -3,6 +3,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import PortcullisModel
 import PortcullisTLS
 
 /// A minimal Kubernetes REST client: `GET` lists and watches over HTTP/1.1, one connection per request.

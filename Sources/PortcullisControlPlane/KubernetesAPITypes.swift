@@ -1,4 +1,5 @@
 import Foundation
+import PortcullisModel
 import PortcullisTLS
 
 /// Where the Kubernetes API server is and how to authenticate to it.

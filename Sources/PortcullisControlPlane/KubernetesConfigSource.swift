@@ -48,8 +48,9 @@ public struct KubernetesSourceHealth: Sendable, Hashable {
 /// After every reflector's first successful list, and then after every change of any store, a snapshot is
 /// yielded. Istio objects, Secrets and the mesh ConfigMap are rendered as one multi-document JSON text (JSON is
 /// YAML) and run through the same ``ConfigLoader`` as files, so validation and diagnostics are identical; that
-/// happens only when one of those collections changed. Services, EndpointSlices and Pods are read directly (``KubernetesServiceRegistry``).
-/// A relist that finds nothing changed yields nothing.
+/// happens only when one of those collections changed. Services, EndpointSlices and Pods are decoded directly
+/// (``KubernetesServiceRegistry``); one that does not decode is skipped with a warning. A relist that finds
+/// nothing changed yields nothing.
 public struct KubernetesConfigSource: Sendable {
     /// What a collection contributes.
     public enum Role: Sendable, Hashable {
@@ -71,6 +72,8 @@ public struct KubernetesConfigSource: Sendable {
     public let reflectors: [KubernetesReflector]
     /// The role of each reflector.
     public let roles: [Role]
+    /// Where skipped Services, EndpointSlices and Pods are reported.
+    let logger: Logger
 
     /// The Istio collections read: `networking.istio.io/v1` Gateways, VirtualServices, DestinationRules and
     /// ServiceEntries and `security.istio.io/v1` AuthorizationPolicies (`v1beta1` when the server does not serve
@@ -129,17 +132,17 @@ public struct KubernetesConfigSource: Sendable {
             reflectors.append(
                 KubernetesReflector(
                     client: client, resource: resource("", "v1", "services"),
-                    transform: KubernetesServiceRegistry.trimService, backoff: backoff,
+                    transform: KubernetesService.trimmed, backoff: backoff,
                     minimumWatchTimeoutSeconds: minimumWatchTimeoutSeconds, logger: logger))
             reflectors.append(
                 KubernetesReflector(
                     client: client, resource: resource("discovery.k8s.io", "v1", "endpointslices"),
                     fallbacks: [resource("discovery.k8s.io", "v1beta1", "endpointslices")],
-                    transform: KubernetesServiceRegistry.trimEndpointSlice, backoff: backoff,
+                    transform: KubernetesEndpointSlice.trimmed, backoff: backoff,
                     minimumWatchTimeoutSeconds: minimumWatchTimeoutSeconds, logger: logger))
             reflectors.append(
                 KubernetesReflector(
-                    client: client, resource: resource("", "v1", "pods"), transform: KubernetesServiceRegistry.trimPod,
+                    client: client, resource: resource("", "v1", "pods"), transform: KubernetesPod.trimmed,
                     backoff: backoff, minimumWatchTimeoutSeconds: minimumWatchTimeoutSeconds, logger: logger))
             roles += [.services, .endpointSlices, .pods]
         }
@@ -147,6 +150,7 @@ public struct KubernetesConfigSource: Sendable {
         self.loader = loader
         self.reflectors = reflectors
         self.roles = roles
+        self.logger = logger
     }
 
     /// Creates a source reflecting exactly `resources`, all as config.
@@ -163,6 +167,7 @@ public struct KubernetesConfigSource: Sendable {
                 minimumWatchTimeoutSeconds: minimumWatchTimeoutSeconds, logger: logger)
         }
         self.roles = [Role](repeating: .config, count: resources.count)
+        self.logger = logger
     }
 
     /// Whether every collection has been listed at least once (readiness).
@@ -264,6 +269,8 @@ private struct SnapshotCombiner {
     var services: [KubernetesService] = []
     var endpoints = ServiceEndpoints()
     var dirty: Set<KubernetesConfigSource.Role> = []
+    /// The objects skipped by the last decoding of each role, so each is logged once, not on every change.
+    var problems: [KubernetesConfigSource.Role: Set<ConfigDiagnostic>] = [:]
 
     init(source: KubernetesConfigSource) {
         self.source = source
@@ -290,15 +297,28 @@ private struct SnapshotCombiner {
             self.loaded = self.source.load(ordered)
         }
         if self.dirty.contains(.services) {
-            self.services = KubernetesServiceRegistry.services(objects(.services), sourceName: self.source.sourceName)
+            var problems: [ConfigDiagnostic] = []
+            self.services = KubernetesServiceRegistry.services(
+                objects(.services), sourceName: self.source.sourceName, problems: &problems)
+            self.report(problems, of: .services)
         }
         if self.dirty.contains(.endpointSlices) {
+            var problems: [ConfigDiagnostic] = []
             self.endpoints = KubernetesServiceRegistry.endpoints(
-                slices: objects(.endpointSlices), pods: objects(.pods))
+                slices: objects(.endpointSlices), pods: objects(.pods), sourceName: self.source.sourceName,
+                problems: &problems)
+            self.report(problems, of: .endpointSlices)
         }
         self.dirty = []
         var loaded = self.loaded!
         loaded.config.services = self.services
         return KubernetesConfigSnapshot(loaded: loaded, endpoints: self.endpoints)
+    }
+
+    /// Logs the problems of `role` that were not there at its last decoding.
+    private mutating func report(_ problems: [ConfigDiagnostic], of role: KubernetesConfigSource.Role) {
+        let previous = self.problems[role] ?? []
+        for problem in problems where !previous.contains(problem) { self.source.logger.warning("\(problem)") }
+        self.problems[role] = Set(problems)
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NIOConcurrencyHelpers
+import PortcullisModel
 
 /// A collection of Kubernetes objects of one type, optionally in one namespace.
 public struct KubernetesResource: Sendable, Hashable, CustomStringConvertible {

@@ -1,6 +1,7 @@
 /// A core `v1` Service as the gateway's service registry sees it (CONTROL-PLANE §4.5): the name that VirtualService
 /// destinations use (`<name>.<namespace>.svc.<domain>`) and its ports. Its endpoints come separately
-/// (``ServiceEndpoints``), so endpoint churn never changes the config itself.
+/// (``ServiceEndpoints``), so endpoint churn never changes the config itself. Decoded from the API server's JSON by
+/// ``decode(_:file:)``.
 public struct KubernetesService: Sendable, Hashable {
     /// Name, namespace, labels and annotations of the Service.
     public var meta: ObjectMeta
@@ -42,19 +43,4 @@ public struct KubernetesService: Sendable, Hashable {
         let prefix = lower.split(separator: "-", maxSplits: 1).first.map(String.init) ?? lower
         return PortProtocol(rawValue: prefix.uppercased()) ?? .http
     }
-}
-
-/// The ready endpoints of every Service, keyed by `namespace/name` (``KubernetesService/key``).
-///
-/// Each endpoint is a `WorkloadEntry`: its address, its ports by Service port name (from the EndpointSlice's port
-/// list, so a named `targetPort` resolves per pod) and its pod's labels (for DestinationRule subsets).
-public struct ServiceEndpoints: Sendable, Hashable {
-    public var byService: [String: [WorkloadEntry]]
-
-    public init(byService: [String: [WorkloadEntry]] = [:]) {
-        self.byService = byService
-    }
-
-    /// The endpoints of the Service `namespace/name`, empty when none is ready.
-    public subscript(service key: String) -> [WorkloadEntry] { self.byService[key] ?? [] }
 }

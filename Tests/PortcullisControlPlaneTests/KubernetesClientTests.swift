@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import PortcullisModel
 import Testing
 
 @testable import PortcullisControlPlane

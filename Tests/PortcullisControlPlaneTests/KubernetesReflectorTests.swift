@@ -1,5 +1,6 @@
 import Foundation
 import NIOConcurrencyHelpers
+import PortcullisModel
 import Testing
 
 @testable import PortcullisControlPlane

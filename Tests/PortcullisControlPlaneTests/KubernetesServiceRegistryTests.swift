@@ -4,60 +4,52 @@ import Testing
 
 @testable import PortcullisControlPlane
 
-/// Services, EndpointSlices and Pods into the service registry (CONTROL-PLANE §4.5).
+/// Reflector stores into the service registry (CONTROL-PLANE §4.5). The schemas and endpoint rules are tested in
+/// PortcullisModelTests; here, whole stores with objects that do not decode.
 @Suite(.timeLimit(.minutes(1)))
 struct KubernetesServiceRegistryTests {
-    let service = json(
-        #"{"metadata":{"name":"reviews","namespace":"bookinfo","annotations":{"networking.istio.io/exportTo":"., istio-system"}},"#
-            + #""spec":{"ports":[{"name":"http","port":9080,"targetPort":"web"},{"name":"grpc-x","port":9443,"#
-            + #""targetPort":7443,"appProtocol":"http2"},{"name":"dns","port":53,"protocol":"UDP"}]}}"#)
-
-    @Test func servicesKeepPortsProtocolsAndExportTo() throws {
-        let external = json(#"{"metadata":{"name":"ext","namespace":"bookinfo"},"spec":{"type":"ExternalName","externalName":"x.example.com"}}"#)
-        let services = KubernetesServiceRegistry.services(
-            ["bookinfo/reviews": KubernetesServiceRegistry.trimService(self.service), "bookinfo/ext": external],
-            sourceName: "kubernetes://test")
-        let reviews = try #require(services.first)
-        #expect(services.count == 1)
-        #expect(reviews.key == "bookinfo/reviews")
-        #expect(reviews.hostname() == "reviews.bookinfo.svc.cluster.local")
-        #expect(reviews.ports == [
-            Port(number: 9080, name: "http", protocol: .http, targetPort: nil),
-            Port(number: 9443, name: "grpc-x", protocol: .http2, targetPort: 7443),
+    @Test func servicesAreSortedAndOnesThatDoNotDecodeAreSkippedAndReported() {
+        let stores: [String: KubernetesJSON] = [
+            "b/web": KubernetesService.trimmed(
+                json(#"{"metadata":{"name":"web","namespace":"b"},"spec":{"ports":[{"name":"http","port":80}]}}"#)),
+            "a/api": KubernetesService.trimmed(
+                json(#"{"metadata":{"name":"api","namespace":"a"},"spec":{"ports":[{"port":8080}]}}"#)),
+            "a/bad": KubernetesService.trimmed(
+                json(#"{"metadata":{"name":"bad","namespace":"a"},"spec":{"ports":[{"port":"80"}]}}"#)),
+            "a/ext": json(#"{"metadata":{"name":"ext","namespace":"a"},"spec":{"type":"ExternalName"}}"#),
+        ]
+        var problems: [ConfigDiagnostic] = []
+        let services = KubernetesServiceRegistry.services(stores, sourceName: "kubernetes://test", problems: &problems)
+        #expect(services.map(\.key) == ["a/api", "b/web"])
+        #expect(problems.map(\.description) == [
+            "kubernetes://test:0: Service a/bad: spec.ports[0].port: warning: expected an integer, found a string; "
+                + "Service skipped"
         ])
-        #expect(reviews.exportTo == [".", "istio-system"])
     }
 
-    @Test func endpointsAreReadyAddressesWithSlicePortsAndPodLabels() {
-        let slice = json(
-            #"{"metadata":{"name":"reviews-abc","namespace":"bookinfo","labels":{"kubernetes.io/service-name":"reviews"}},"#
-                + #""addressType":"IPv4","ports":[{"name":"http","port":8080,"protocol":"TCP"}],"endpoints":["#
-                + #"{"addresses":["10.0.0.1","10.0.0.9"],"conditions":{"ready":true},"targetRef":{"kind":"Pod","name":"r1","namespace":"bookinfo"}},"#
-                + #"{"addresses":["10.0.0.2"],"conditions":{"ready":false},"targetRef":{"kind":"Pod","name":"r2","namespace":"bookinfo"}},"#
-                + #"{"addresses":["10.0.0.3"],"targetRef":{"kind":"Pod","name":"r3","namespace":"bookinfo"}}]}"#)
-        let second = json(
-            #"{"metadata":{"name":"reviews-def","namespace":"bookinfo","labels":{"kubernetes.io/service-name":"reviews"}},"#
-                + #""addressType":"IPv4","ports":[{"name":"http","port":8080}],"endpoints":[{"addresses":["10.0.0.1"]}]}"#)
-        let fqdn = json(
-            #"{"metadata":{"name":"f","namespace":"bookinfo","labels":{"kubernetes.io/service-name":"reviews"}},"#
-                + #""addressType":"FQDN","ports":[{"name":"http","port":80}],"endpoints":[{"addresses":["a.example.com"]}]}"#)
-        let pod = json(#"{"metadata":{"name":"r1","namespace":"bookinfo","labels":{"app":"reviews","version":"v1"}},"status":{"phase":"Running"}}"#)
+    @Test func slicesAndPodsThatDoNotDecodeAreSkippedAndReported() {
+        let slices: [String: KubernetesJSON] = [
+            "n/web-1": KubernetesEndpointSlice.trimmed(
+                json(
+                    #"{"metadata":{"name":"web-1","namespace":"n","labels":{"kubernetes.io/service-name":"web"}},"#
+                        + #""addressType":"IPv4","ports":[{"name":"http","port":80}],"#
+                        + #""endpoints":[{"addresses":["10.0.0.1"],"targetRef":{"kind":"Pod","name":"p1"}}]}"#)),
+            "n/web-2": KubernetesEndpointSlice.trimmed(
+                json(
+                    #"{"metadata":{"name":"web-2","namespace":"n","labels":{"kubernetes.io/service-name":"web"}},"#
+                        + #""addressType":"IPv4","ports":[{"name":"http","port":80}],"#
+                        + #""endpoints":[{"addresses":"10.0.0.2"}]}"#)),
+        ]
+        let pods: [String: KubernetesJSON] = [
+            "n/p1": KubernetesPod.trimmed(json(#"{"metadata":{"name":"p1","namespace":"n","labels":{"v":1}}}"#))
+        ]
+        var problems: [ConfigDiagnostic] = []
         let endpoints = KubernetesServiceRegistry.endpoints(
-            slices: [
-                "bookinfo/reviews-abc": KubernetesServiceRegistry.trimEndpointSlice(slice),
-                "bookinfo/reviews-def": KubernetesServiceRegistry.trimEndpointSlice(second), "bookinfo/f": fqdn,
-            ],
-            pods: ["bookinfo/r1": KubernetesServiceRegistry.trimPod(pod)])
-        #expect(endpoints[service: "bookinfo/reviews"] == [
-            WorkloadEntry(address: "10.0.0.1", ports: ["http": 8080], labels: ["app": "reviews", "version": "v1"]),
-            WorkloadEntry(address: "10.0.0.3", ports: ["http": 8080]),
+            slices: slices, pods: pods, sourceName: "kubernetes://test", problems: &problems)
+        #expect(endpoints[service: "n/web"] == [WorkloadEntry(address: "10.0.0.1", ports: ["http": 80])])
+        #expect(problems.map { "\($0.kind) \($0.namespace)/\($0.name) \($0.fieldPath)" } == [
+            "EndpointSlice n/web-2 endpoints[0].addresses", "Pod n/p1 metadata.labels.v",
         ])
-    }
-
-    @Test func trimmedPodsIgnoreStatusChurn() {
-        let a = json(#"{"metadata":{"name":"p","namespace":"n","resourceVersion":"1","labels":{"a":"b"}},"status":{"phase":"Pending"}}"#)
-        let b = json(#"{"metadata":{"name":"p","namespace":"n","resourceVersion":"2","labels":{"a":"b"}},"status":{"phase":"Running"}}"#)
-        #expect(KubernetesServiceRegistry.trimPod(a) == KubernetesServiceRegistry.trimPod(b))
     }
 }
 

@@ -4,6 +4,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import PortcullisControlPlane
+import PortcullisModel
 
 /// A fault-injecting Kubernetes API server on 127.0.0.1:0 that follows the real wire format (CONTROL-PLANE §5.4).
 ///

@@ -1,6 +1,7 @@
 import Foundation
 import NIOConcurrencyHelpers
 import PortcullisControlPlane
+import PortcullisModel
 
 /// Polls `condition` every 10 ms until it holds or `timeout` passes; returns whether it held.
 /// Polls `condition` until it holds or `timeout` passes. Generous on purpose: the whole suite shares two cores,

@@ -1,7 +1,9 @@
 import Foundation
 
 /// A JSON value as the Kubernetes API server sends it: objects are kept whole (unknown fields included) so they
-/// can be handed to the config loader unchanged and compared for equality across relists.
+/// can be handed to the config loader unchanged and compared for equality across relists. The schemas of the
+/// kinds read directly (Services, EndpointSlices, Pods) decode from it here; the control plane's reflectors
+/// store it.
 public enum KubernetesJSON: Sendable, Hashable {
     case null
     case bool(Bool)
@@ -59,16 +61,6 @@ public enum KubernetesJSON: Sendable, Hashable {
 
     /// `metadata.namespace`, or "" for cluster-scoped objects.
     public var namespace: String { self["metadata"]?["namespace"]?.stringValue ?? "" }
-
-    /// `metadata.resourceVersion`, or nil.
-    public var resourceVersion: String? { self["metadata"]?["resourceVersion"]?.stringValue }
-
-    /// The store key of an object: `namespace/name`, or `name` for cluster-scoped objects (client-go's
-    /// `MetaNamespaceKeyFunc`).
-    public var storeKey: String {
-        let namespace = self.namespace
-        return namespace.isEmpty ? self.name : namespace + "/" + self.name
-    }
 
     /// Compact JSON text with object keys sorted, so equal values always serialize identically.
     public var serialized: String {
