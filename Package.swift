@@ -160,6 +160,16 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             ],
             path: "Tests/PortcullisTestDNS", swiftSettings: strict),
+        // ... and a fault-injecting Kubernetes API server that follows the real wire format (checked against a real
+        // kube-apiserver by the integration tests).
+        .target(
+            name: "PortcullisTestKubernetes",
+            dependencies: [
+                "PortcullisControlPlane", "PortcullisModel",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "Tests/PortcullisTestKubernetes", swiftSettings: strict),
 
         .testTarget(name: "PortcullisModelTests", dependencies: ["PortcullisModel"], swiftSettings: strict),
         .testTarget(
@@ -178,7 +188,7 @@ let package = Package(
         .testTarget(
             name: "PortcullisControlPlaneTests",
             dependencies: [
-                "PortcullisControlPlane", "PortcullisModel",
+                "PortcullisControlPlane", "PortcullisModel", "PortcullisTestKubernetes",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
@@ -222,7 +232,7 @@ let package = Package(
         .testTarget(
             name: "PortcullisIntegrationTests",
             dependencies: [
-                "PortcullisServer", "PortcullisModel", "PortcullisTestDNS", "PortcullisGRPC",
+                "PortcullisServer", "PortcullisModel", "PortcullisTestDNS", "PortcullisGRPC", "PortcullisTestKubernetes",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -1,6 +1,7 @@
 import Foundation
 import NIOConcurrencyHelpers
 import PortcullisModel
+import PortcullisTestKubernetes
 import Testing
 
 @testable import PortcullisControlPlane

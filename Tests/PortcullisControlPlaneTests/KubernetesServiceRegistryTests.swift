@@ -1,5 +1,6 @@
 import Foundation
 import PortcullisModel
+import PortcullisTestKubernetes
 import Testing
 
 @testable import PortcullisControlPlane

@@ -9,7 +9,7 @@ import PortcullisModel
 /// A fault-injecting Kubernetes API server on 127.0.0.1:0 that follows the real wire format (CONTROL-PLANE §5.4).
 ///
 /// - One global resource version (an integer rendered as a string) bumped by every write; objects carry
-///   `metadata.{name,namespace,uid,resourceVersion,generation,creationTimestamp}`.
+///   `metadata.{name,namespace,uid,resourceVersion,creationTimestamp}`, and custom resources `metadata.generation`.
 /// - LIST: `{"kind":"GatewayList","apiVersion":"networking.istio.io/v1","metadata":{"resourceVersion":"N"},
 ///   "items":[...]}` (items with `kind`/`apiVersion` for custom resources, without for Secrets, as the real
 ///   server does for built-in types).
@@ -21,19 +21,19 @@ import PortcullisModel
 /// - Fault knobs: queued error statuses for lists or watches, truncating open watches mid-line, `ERROR` 410 to open
 ///   watches, expiring the history, writes that open watches do not see.
 /// - A required bearer token when `requiredToken` is set (401 with a Status otherwise).
-final class FakeKubernetesAPIServer: Sendable {
+public final class FakeKubernetesAPIServer: Sendable {
     /// What a request was.
-    enum Verb: Sendable, Hashable {
+    public enum Verb: Sendable, Hashable {
         case list
         case watch
     }
 
     /// One request as received.
-    struct Request: Sendable {
-        var verb: Verb
-        var path: String
-        var query: [String: String]
-        var authorization: String?
+    public struct Request: Sendable {
+        public var verb: Verb
+        public var path: String
+        public var query: [String: String]
+        public var authorization: String?
     }
 
     private struct HistoryEntry: Sendable {
@@ -49,6 +49,8 @@ final class FakeKubernetesAPIServer: Sendable {
         /// From a `metadata.name=NAME` field selector.
         var name: String?
         var bookmarks: Bool
+        /// The group/version of the watch path: objects are served converted to it, as the real server does.
+        var apiVersion: String
         var channel: any Channel
     }
 
@@ -68,24 +70,24 @@ final class FakeKubernetesAPIServer: Sendable {
         var unserved: Set<String> = []
     }
 
-    let channel: any Channel
+    public let channel: any Channel
     private let state = NIOLockedValueBox(State())
 
-    var port: Int { self.channel.localAddress!.port! }
-    var requests: [Request] { self.state.withLockedValue { $0.requests } }
-    var lists: [Request] { self.requests.filter { $0.verb == .list } }
-    var watches: [Request] { self.requests.filter { $0.verb == .watch } }
-    var openWatches: Int { self.state.withLockedValue { $0.watchers.count } }
-    var resourceVersion: String { self.state.withLockedValue { String($0.version) } }
+    public var port: Int { self.channel.localAddress!.port! }
+    public var requests: [Request] { self.state.withLockedValue { $0.requests } }
+    public var lists: [Request] { self.requests.filter { $0.verb == .list } }
+    public var watches: [Request] { self.requests.filter { $0.verb == .watch } }
+    public var openWatches: Int { self.state.withLockedValue { $0.watchers.count } }
+    public var resourceVersion: String { self.state.withLockedValue { String($0.version) } }
 
     /// Group-version path prefixes answered 404 (e.g. `/apis/discovery.k8s.io/v1/`).
-    var unserved: Set<String> {
+    public var unserved: Set<String> {
         get { self.state.withLockedValue { $0.unserved } }
         set { self.state.withLockedValue { $0.unserved = newValue } }
     }
 
     /// The bearer token requests must carry; nil accepts any request.
-    var requiredToken: String? {
+    public var requiredToken: String? {
         get { self.state.withLockedValue { $0.requiredToken } }
         set { self.state.withLockedValue { $0.requiredToken = newValue } }
     }
@@ -94,7 +96,7 @@ final class FakeKubernetesAPIServer: Sendable {
         self.channel = channel
     }
 
-    static func start() async throws -> FakeKubernetesAPIServer {
+    public static func start() async throws -> FakeKubernetesAPIServer {
         let box = NIOLockedValueBox<FakeKubernetesAPIServer?>(nil)
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -111,7 +113,7 @@ final class FakeKubernetesAPIServer: Sendable {
         return server
     }
 
-    func stop() async {
+    public func stop() async {
         let watchers = self.state.withLockedValue { state in
             defer { state.watchers = [:] }
             return Array(state.watchers.values)
@@ -121,7 +123,7 @@ final class FakeKubernetesAPIServer: Sendable {
     }
 
     /// A client configuration for this server (plain HTTP).
-    func clientConfig(tokenFile: String? = nil) -> KubernetesClusterConfig {
+    public func clientConfig(tokenFile: String? = nil) -> KubernetesClusterConfig {
         KubernetesClusterConfig(host: "127.0.0.1", port: self.port, tokenFile: tokenFile)
     }
 
@@ -130,7 +132,7 @@ final class FakeKubernetesAPIServer: Sendable {
     /// Creates or replaces an object; returns its new resource version. With `notify: false` open watches do not
     /// see the change (as if the event had been lost while the watch was down) and it leaves no history.
     @discardableResult
-    func put(
+    public func put(
         _ plural: String, namespace: String, name: String, spec: KubernetesJSON, notify: Bool = true,
         extra: [String: KubernetesJSON] = [:], labels: [String: String] = [:]
     ) -> String {
@@ -144,10 +146,16 @@ final class FakeKubernetesAPIServer: Sendable {
                 "apiVersion": .string(Self.apiVersion(plural)), "kind": .string(Self.kind(plural)),
                 "metadata": .object([
                     "name": .string(name), "namespace": .string(namespace), "uid": uid,
-                    "resourceVersion": .string(String(state.version)), "generation": .integer(Int64(generation)),
+                    "resourceVersion": .string(String(state.version)),
                     "creationTimestamp": .string("2026-01-01T00:00:00Z"),
                 ]),
             ]
+            // Custom resources carry a generation; built-in kinds such as Secrets do not (checked against a real
+            // kube-apiserver by KubernetesFakeConformanceTests).
+            if !Self.isBuiltIn(plural), case .object(var metadata) = members["metadata"]! {
+                metadata["generation"] = .integer(Int64(generation))
+                members["metadata"] = .object(metadata)
+            }
             if plural != "secrets", plural != "endpointslices", plural != "configmaps" { members["spec"] = spec }
             for (field, value) in extra { members[field] = value }
             if !labels.isEmpty, case .object(var metadata) = members["metadata"]! {
@@ -165,7 +173,7 @@ final class FakeKubernetesAPIServer: Sendable {
 
     /// Deletes an object; returns the deletion's resource version.
     @discardableResult
-    func delete(_ plural: String, namespace: String, name: String, notify: Bool = true) -> String {
+    public func delete(_ plural: String, namespace: String, name: String, notify: Bool = true) -> String {
         self.state.withLockedValue { state in
             state.version += 1
             let key = namespace + "/" + name
@@ -183,7 +191,7 @@ final class FakeKubernetesAPIServer: Sendable {
     /// Bumps the global resource version without touching `plural` (a write elsewhere), then sends a BOOKMARK at
     /// the new version to open watches of `plural` that allow bookmarks. Returns the bookmark's version.
     @discardableResult
-    func bookmark(_ plural: String) -> String {
+    public func bookmark(_ plural: String) -> String {
         self.state.withLockedValue { state in
             state.version += 1
             let object = KubernetesJSON.object([
@@ -198,7 +206,7 @@ final class FakeKubernetesAPIServer: Sendable {
     }
 
     /// Forgets the event history: from now on a watch from any version before the current one gets 410.
-    func expireHistory() {
+    public func expireHistory() {
         self.state.withLockedValue { state in
             state.history = [:]
             state.oldestWatchable = state.version
@@ -206,7 +214,7 @@ final class FakeKubernetesAPIServer: Sendable {
     }
 
     /// Sends `ERROR` 410 to every open watch and ends it (what a watch-cache restart looks like).
-    func sendGoneToOpenWatches() {
+    public func sendGoneToOpenWatches() {
         self.closeWatches { watcher, state in
             Self.send(watcher.channel, Self.goneLine(requested: "?", current: state.version))
             Self.end(watcher.channel)
@@ -214,7 +222,7 @@ final class FakeKubernetesAPIServer: Sendable {
     }
 
     /// Writes one half of an event line to every open watch and drops the TCP connection (no final chunk).
-    func truncateOpenWatches() {
+    public func truncateOpenWatches() {
         self.closeWatches { watcher, _ in
             let buffer = ByteBuffer(string: "{\"type\":\"MODIFIED\",\"object\":{\"kind\":")
             watcher.channel.writeAndFlush(HTTPServerResponsePart.body(.byteBuffer(buffer)), promise: nil)
@@ -223,12 +231,12 @@ final class FakeKubernetesAPIServer: Sendable {
     }
 
     /// Ends every open watch cleanly, as the server's `timeoutSeconds` does.
-    func endOpenWatches() {
+    public func endOpenWatches() {
         self.closeWatches { watcher, _ in Self.end(watcher.channel) }
     }
 
     /// Answers the next `count` requests of `verb` with `code` and a Status body.
-    func failNext(_ count: Int, _ verb: Verb, code: Int, retryAfter: Int? = nil) {
+    public func failNext(_ count: Int, _ verb: Verb, code: Int, retryAfter: Int? = nil) {
         self.state.withLockedValue { state in
             for _ in 0..<count { state.failures.append((verb, code, retryAfter)) }
         }
@@ -247,11 +255,10 @@ final class FakeKubernetesAPIServer: Sendable {
             let dropped = state.history[plural]!.removeFirst()
             state.oldestWatchable = max(state.oldestWatchable, dropped.version)
         }
-        let line = Self.line(type: type, object: object)
         for watcher in state.watchers.values where watcher.plural == plural {
             if let namespace = watcher.namespace, object.namespace != namespace { continue }
             if let name = watcher.name, object["metadata"]?["name"]?.stringValue != name { continue }
-            Self.send(watcher.channel, line)
+            Self.send(watcher.channel, Self.line(type: type, object: Self.converted(object, to: watcher.apiVersion)))
         }
     }
 
@@ -281,12 +288,16 @@ final class FakeKubernetesAPIServer: Sendable {
                 Self.respond(channel, code: 404, body: Self.status(404, "NotFound", "the server could not find it"))
                 return nil
             }
+            let apiVersion = Self.groupVersion(path) ?? Self.apiVersion(plural)
             switch verb {
             case .list:
-                Self.list(&state, channel, plural: plural, namespace: namespace, name: Self.selectedName(query))
+                Self.list(
+                    &state, channel, plural: plural, namespace: namespace, name: Self.selectedName(query),
+                    apiVersion: apiVersion)
                 return nil
             case .watch:
-                return Self.watch(&state, channel, plural: plural, namespace: namespace, query: query)
+                return Self.watch(
+                    &state, channel, plural: plural, namespace: namespace, query: query, apiVersion: apiVersion)
             }
         }
         if let watcher {
@@ -303,7 +314,8 @@ final class FakeKubernetesAPIServer: Sendable {
     }
 
     private static func list(
-        _ state: inout State, _ channel: any Channel, plural: String, namespace: String?, name: String?
+        _ state: inout State, _ channel: any Channel, plural: String, namespace: String?, name: String?,
+        apiVersion: String
     ) {
         let objects = (state.objects[plural] ?? [:]).filter {
             (namespace == nil || $0.value.namespace == namespace)
@@ -312,19 +324,20 @@ final class FakeKubernetesAPIServer: Sendable {
         // Built-in types (here: Secrets) come without `kind`/`apiVersion` in list items; custom resources with.
         let items = objects.keys.sorted().map { key -> String in
             guard Self.isBuiltIn(plural), var members = objects[key]!.objectValue else {
-                return objects[key]!.serialized
+                return Self.converted(objects[key]!, to: apiVersion).serialized
             }
             members["kind"] = nil
             members["apiVersion"] = nil
             return KubernetesJSON.object(members).serialized
         }.joined(separator: ",")
-        let body = "{\"kind\":\"\(Self.kind(plural))List\",\"apiVersion\":\"\(Self.apiVersion(plural))\","
+        let body = "{\"kind\":\"\(Self.kind(plural))List\",\"apiVersion\":\"\(apiVersion)\","
             + "\"metadata\":{\"resourceVersion\":\"\(state.version)\"},\"items\":[\(items)]}"
         Self.respond(channel, code: 200, body: body)
     }
 
     private static func watch(
-        _ state: inout State, _ channel: any Channel, plural: String, namespace: String?, query: [String: String]
+        _ state: inout State, _ channel: any Channel, plural: String, namespace: String?, query: [String: String],
+        apiVersion: String
     ) -> Int? {
         var headers = HTTPHeaders()
         headers.add(name: "content-type", value: "application/json")
@@ -342,13 +355,13 @@ final class FakeKubernetesAPIServer: Sendable {
         for entry in state.history[plural] ?? [] where entry.version > requested {
             if let namespace, entry.object.namespace != namespace { continue }
             if let name = Self.selectedName(query), entry.object["metadata"]?["name"]?.stringValue != name { continue }
-            Self.send(channel, Self.line(type: entry.type, object: entry.object))
+            Self.send(channel, Self.line(type: entry.type, object: Self.converted(entry.object, to: apiVersion)))
         }
         state.nextWatcher += 1
         let id = state.nextWatcher
         state.watchers[id] = Watcher(
-            id: id, plural: plural, namespace: namespace, name: Self.selectedName(query), bookmarks: query["allowWatchBookmarks"] == "true",
-            channel: channel)
+            id: id, plural: plural, namespace: namespace, name: Self.selectedName(query),
+            bookmarks: query["allowWatchBookmarks"] == "true", apiVersion: apiVersion, channel: channel)
         if let seconds = Int64(query["timeoutSeconds"] ?? "") {
             channel.eventLoop.scheduleTask(in: .seconds(seconds)) { Self.end(channel) }
         }
@@ -356,6 +369,21 @@ final class FakeKubernetesAPIServer: Sendable {
     }
 
     // MARK: - Wire format
+
+    /// `group/version` (or `v1` for the core group) of a request path.
+    private static func groupVersion(_ path: String) -> String? {
+        let parts = path.split(separator: "/")
+        if parts.first == "apis", parts.count >= 3 { return "\(parts[1])/\(parts[2])" }
+        if parts.first == "api", parts.count >= 2 { return String(parts[1]) }
+        return nil
+    }
+
+    /// An object as served under `apiVersion` (the schemas here are the same in every version).
+    private static func converted(_ object: KubernetesJSON, to apiVersion: String) -> KubernetesJSON {
+        guard var members = object.objectValue, members["apiVersion"] != nil else { return object }
+        members["apiVersion"] = .string(apiVersion)
+        return .object(members)
+    }
 
     private static func line(type: String, object: KubernetesJSON) -> String {
         "{\"type\":\"\(type)\",\"object\":\(object.serialized)}\n"
@@ -418,7 +446,7 @@ final class FakeKubernetesAPIServer: Sendable {
         return nil
     }
 
-    static func kind(_ plural: String) -> String {
+    public static func kind(_ plural: String) -> String {
         switch plural {
         case "gateways": "Gateway"
         case "virtualservices": "VirtualService"
@@ -434,7 +462,7 @@ final class FakeKubernetesAPIServer: Sendable {
         }
     }
 
-    static func apiVersion(_ plural: String) -> String {
+    public static func apiVersion(_ plural: String) -> String {
         switch plural {
         case "secrets", "services", "pods", "configmaps": "v1"
         case "endpointslices": "discovery.k8s.io/v1"
@@ -444,7 +472,7 @@ final class FakeKubernetesAPIServer: Sendable {
     }
 
     /// Built-in types come without `kind`/`apiVersion` in list items.
-    static func isBuiltIn(_ plural: String) -> Bool {
+    public static func isBuiltIn(_ plural: String) -> Bool {
         ["secrets", "services", "pods", "endpointslices", "configmaps"].contains(plural)
     }
 }
