@@ -208,7 +208,8 @@ struct HTTP2AbuseIntegrationTests {
         let setup = try await self.start()
         // Envoy's budgets: 100 PRIORITY frames per stream opened (100 before any stream), and
         // 1 + 2 × (streams opened + 10 × DATA frames sent) WINDOW_UPDATEs (1 before anything was sent). The flood is
-        // cut at the first frame over the budget, long before the 50,000 the script would send.
+        // cut at the first frame over the budget (the script may still get most of its 50,000 frames into the
+        // loopback socket buffers before the GOAWAY reaches it; they are dropped unread).
         for tls in [false, true] {
             for flood in ["priority-flood", "window-update-flood"] {
                 let label = tls ? "\(flood) over TLS" : flood
@@ -217,7 +218,6 @@ struct HTTP2AbuseIntegrationTests {
                 self.expectCalm(outcome, label)
                 #expect(outcome.goaway?.lastStreamId == 0, "\(label): \(outcome)")
                 #expect(outcome.followStatus == nil, "\(label): \(outcome)")
-                #expect(outcome.framesSent < 50_000, "\(label): the whole flood was read: \(outcome)")
             }
         }
         // Within the budgets: 100 PRIORITY frames, or one connection WINDOW_UPDATE, and the request after them is
