@@ -253,7 +253,10 @@ struct HTTP2AbuseIntegrationTests {
             #expect(!run.output.contains("recv GOAWAY"), "nghttp: \(run.output.suffix(2000))")
         }
         if let h2load = Self.which("h2load") {
-            let run = try Self.run(h2load, ["-n", "40", "-c", "2", "-m", "10", "\(base)/bytes/1000000"])
+            // Bounded (-T/-N and `timeout`), so a stalled stream fails the test instead of hanging it.
+            let run = try Self.run(
+                "/usr/bin/timeout",
+                ["30", h2load, "-n", "40", "-c", "2", "-m", "10", "-T", "20", "-N", "20", "\(base)/bytes/200000"])
             #expect(run.output.contains("40 succeeded"), "h2load: \(run.output)")
         }
         await setup.stop()
