@@ -14,6 +14,12 @@ extension HTTP2SessionCore {
         guard nghttp2_session_callbacks_new(&callbacks) == 0, let callbacks else {
             throw HTTP2SessionError.library(-901)
         }
+        // Checks: PRIORITY and WINDOW_UPDATE budgets (server). Runs on every frame header before nghttp2 looks the
+        // stream up, so frames for closed or idle streams (which never reach on_frame_recv) are counted too.
+        nghttp2_session_callbacks_set_on_begin_frame_callback(callbacks) { _, header, userData in
+            guard let header else { return 0 }
+            return HTTP2SessionCore.core(userData).beginFrame(type: header.pointee.type)
+        }
         // Checks: a request HEADERS opens a tracked stream (counted for rapid reset); other blocks restart the
         // per-block size accounting.
         nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks) { _, frame, userData in
@@ -50,7 +56,8 @@ extension HTTP2SessionCore {
             HTTP2SessionCore.core(userData).streamClosed(streamID: streamID, errorCode: errorCode)
             return 0
         }
-        // Checks: GOAWAY frames nghttp2 sent with an error, i.e. connection errors it detected itself.
+        // Checks: GOAWAY frames nghttp2 sent with an error, i.e. connection errors it detected itself; counts DATA
+        // frames sent for the WINDOW_UPDATE budget.
         nghttp2_session_callbacks_set_on_frame_send_callback(callbacks) { _, frame, userData in
             guard let frame else { return 0 }
             HTTP2SessionCore.core(userData).frameSent(frame.pointee)
@@ -60,6 +67,24 @@ extension HTTP2SessionCore {
     }
 
     // MARK: - Handlers (nghttp2 on the stack: record only)
+
+    func beginFrame(type: UInt8) -> Int32 {
+        let enforce = self.role == .server
+        do {
+            switch UInt32(type) {
+            case NGHTTP2_PRIORITY.rawValue:
+                try self.abuse.priorityFrame(enforce: enforce)
+            case NGHTTP2_WINDOW_UPDATE.rawValue:
+                try self.abuse.windowUpdateFrame(enforce: enforce)
+            default:
+                break
+            }
+        } catch {
+            self.pendingFatal = (HTTP2ErrorCode.enhanceYourCalm, error.reason)
+            return NGHTTP2_ERR_CALLBACK_FAILURE.rawValue
+        }
+        return 0
+    }
 
     func beginHeaders(_ frame: nghttp2_frame) -> Int32 {
         let streamID = frame.hd.stream_id
@@ -181,6 +206,10 @@ extension HTTP2SessionCore {
     }
 
     func frameSent(_ frame: nghttp2_frame) {
+        if frame.hd.type == UInt8(NGHTTP2_DATA.rawValue) {
+            self.abuse.dataFrameSent()
+            return
+        }
         guard frame.hd.type == UInt8(NGHTTP2_GOAWAY.rawValue) else { return }
         self.goAwayFramesSent += 1
         guard frame.goaway.error_code != HTTP2ErrorCode.noError, !self.goAwaySent, self.failure == nil else { return }

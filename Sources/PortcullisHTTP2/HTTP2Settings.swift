@@ -30,6 +30,13 @@ public struct HTTP2Settings: Sendable {
     public var maxInboundControlFramesPerSecond: Int = 1000
     /// Consecutive DATA frames with an empty payload and no END_STREAM tolerated (CVE-2019-9518; Envoy: 1).
     public var maxConsecutiveEmptyFrames: Int = 1
+    /// PRIORITY frames accepted per opened stream (server only): more than this × (1 + streams opened so far)
+    /// → GOAWAY(ENHANCE_YOUR_CALM) (CVE-2019-9513; Envoy `max_inbound_priority_frames_per_stream`: 100).
+    public var maxInboundPriorityFramesPerStream: Int = 100
+    /// WINDOW_UPDATE frames accepted per DATA frame sent (server only): more than
+    /// 1 + 2 × (streams opened + this × DATA frames sent) → GOAWAY(ENHANCE_YOUR_CALM) (Envoy
+    /// `max_inbound_window_update_frames_per_data_frame_sent`: 10, with Envoy's formula).
+    public var maxInboundWindowUpdateFramesPerDataFrameSent: Int = 10
     /// Streams opened before the rapid-reset ratio is judged (Envoy `premature_reset_total_stream_count`).
     public var rapidResetMinStreams: Int = 500
     /// Share of opened streams reset by the peer within `rapidResetStreamLifetime` that triggers GOAWAY.
@@ -65,6 +72,7 @@ public struct HTTP2Settings: Sendable {
             self.maxHeaderListSize > 0, self.maxHeaderCount > 0, self.maxContinuationFrames >= 0,
             self.maxOutboundControlFrames > 0, self.maxSettingsEntries > 0,
             self.maxInboundControlFramesPerSecond > 0, self.maxConsecutiveEmptyFrames >= 0,
+            self.maxInboundPriorityFramesPerStream > 0, self.maxInboundWindowUpdateFramesPerDataFrameSent > 0,
             self.rapidResetMinStreams > 0, self.rapidResetMaxRatio > 0, self.resetRateBurst > 0,
             self.resetRatePerSecond > 0
         else {

@@ -32,6 +32,13 @@ final class DownstreamHTTP2Handler: ChannelInboundHandler, DownstreamConnectionH
     /// writable again.
     private var socketStall: (buffered: Int, since: NIODeadline)?
     private var lastActivity = NIODeadline.now()
+    /// Requests started in the current I/O cycle (reset at `channelReadComplete`).
+    private var requestsThisCycle = 0
+    /// Events of requests over the per-cycle cap, in arrival order, and the streams they belong to: started by
+    /// `runDeferred()` a tick later unless the client resets them first.
+    private var deferredEvents: [HTTP2ServerEvent] = []
+    private var deferredStreams: Set<Int32> = []
+    private var deferredTimer: Scheduled<Void>?
     private(set) var remoteIP = "-"
     private(set) var remoteAddress = "-"
     private(set) var localAddress = "-"
@@ -103,12 +110,14 @@ final class DownstreamHTTP2Handler: ChannelInboundHandler, DownstreamConnectionH
         self.draining = true
         self.session.goAway()
         self.flushOutput()
-        if self.streams.isEmpty { self.close() }
+        if self.streams.isEmpty && self.deferredStreams.isEmpty { self.close() }
     }
 
     private func closeIfDone() {
         guard !self.closing else { return }
-        if self.session.isClosed || (self.draining && self.streams.isEmpty) { self.close() }
+        if self.session.isClosed || (self.draining && self.streams.isEmpty && self.deferredStreams.isEmpty) {
+            self.close()
+        }
     }
 
     /// Envoy's delayed close: the last frames (a GOAWAY) go out followed by a FIN, and input is read and dropped
@@ -181,6 +190,9 @@ extension DownstreamHTTP2Handler {
         self.idleTimer?.cancel()
         self.flushTimer?.cancel()
         self.closeTimer?.cancel()
+        self.deferredTimer?.cancel()
+        self.deferredEvents.removeAll()
+        self.deferredStreams.removeAll()
         self.worker.unregister(self)
         let streams = self.streams.values
         self.streams.removeAll()
@@ -208,8 +220,80 @@ extension DownstreamHTTP2Handler {
             // HEADERS + RST_STREAM pair (rapid reset) or a request whose DATA broke its content-length costs no
             // upstream connection and sends nothing upstream (HARDENING §B2.1, §B3.1).
             if case .request(let streamID, _, _) = event, resetInBatch.contains(streamID) { continue }
+            self.dispatch(event)
+        }
+        self.flushOutput()
+    }
+
+    /// Starts a request unless this I/O cycle already started the maximum, in which case it (and every later
+    /// event of its stream) waits for `runDeferred()`; a reset of a waiting stream drops it unstarted.
+    private func dispatch(_ event: HTTP2ServerEvent) {
+        switch event {
+        case .request(let streamID, _, _):
+            let cap = self.worker.services.limits.http2MaxRequestsPerIOCycle
+            if !self.deferredStreams.isEmpty || self.requestsThisCycle >= cap {
+                self.deferredStreams.insert(streamID)
+                self.deferredEvents.append(event)
+                self.scheduleDeferred()
+                return
+            }
+            self.requestsThisCycle += 1
+        case .data(let streamID, _, _), .trailers(let streamID, _):
+            if self.deferredStreams.contains(streamID) {
+                self.deferredEvents.append(event)
+                return
+            }
+        case .streamReset(let streamID, _):
+            if self.deferredStreams.remove(streamID) != nil {
+                // Never started: nothing went upstream. The session returns the window of its unread DATA.
+                self.deferredEvents.removeAll { Self.stream(of: $0) == streamID }
+                return
+            }
+        case .goAway, .windowAvailable:
+            break
+        }
+        self.handle(event)
+    }
+
+    private static func stream(of event: HTTP2ServerEvent) -> Int32? {
+        switch event {
+        case .request(let streamID, _, _), .data(let streamID, _, _), .trailers(let streamID, _),
+            .streamReset(let streamID, _), .windowAvailable(let streamID):
+            streamID
+        case .goAway:
+            nil
+        }
+    }
+
+    /// A 1 ms timer rather than `execute`: NIO runs tasks queued during a read before it polls for input again,
+    /// and the point is to let the client's next bytes (its resets) be read first.
+    private func scheduleDeferred() {
+        guard self.deferredTimer == nil else { return }
+        let bound = NIOLoopBound(self, eventLoop: self.worker.eventLoop)
+        self.deferredTimer = self.worker.eventLoop.scheduleTask(in: .milliseconds(1)) {
+            bound.value.runDeferred()
+        }
+    }
+
+    /// Starts up to the per-cycle cap of the waiting requests, in order, with the events that followed them.
+    private func runDeferred() {
+        self.deferredTimer = nil
+        guard !self.closing else { return }
+        self.requestsThisCycle = 0
+        let cap = self.worker.services.limits.http2MaxRequestsPerIOCycle
+        var index = 0
+        while index < self.deferredEvents.count {
+            let event = self.deferredEvents[index]
+            if case .request(let streamID, _, _) = event {
+                if self.requestsThisCycle >= cap { break }
+                self.requestsThisCycle += 1
+                self.deferredStreams.remove(streamID)
+            }
+            index += 1
             self.handle(event)
         }
+        self.deferredEvents.removeFirst(index)
+        if !self.deferredEvents.isEmpty { self.scheduleDeferred() }
         self.flushOutput()
     }
 
@@ -223,6 +307,7 @@ extension DownstreamHTTP2Handler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
+        self.requestsThisCycle = 0
         for stream in self.streams.values { stream.exchange?.downstreamReadComplete() }
         self.flushOutput()
     }
@@ -351,7 +436,7 @@ extension DownstreamHTTP2Handler {
         guard !self.closing else { return }
         let limit = self.worker.services.limits.downstreamIdleTimeout
         let idleFor = NIODeadline.now() - self.lastActivity
-        if self.streams.isEmpty && idleFor >= limit {
+        if self.streams.isEmpty && self.deferredStreams.isEmpty && idleFor >= limit {
             self.session.goAway()
             self.close()
         } else {

@@ -53,5 +53,12 @@ public struct ProxyLimits: Sendable {
     /// client stopped reading; the kernel takes bytes again once a third of its send buffer is free) is closed.
     /// Detected within 1.5x this time.
     public var streamFlushTimeout: TimeAmount = .minutes(5)
+    /// New downstream HTTP/2 requests started per I/O cycle (one socket-readable event, i.e. the reads up to
+    /// `channelReadComplete`) of one connection; the rest wait for a later event-loop tick, at least one poll for
+    /// input later (a 1 ms timer), so a RST_STREAM that arrives meanwhile cancels them before anything goes
+    /// upstream (Envoy's `http.max_requests_per_io_cycle`; HARDENING §B3.1). With 100 concurrent streams the
+    /// default only bites when streams are reset and reopened within one cycle; lower it to cut the requests an
+    /// in-flight rapid reset can start, at up to 1 ms of delay per batch for clients that open more at once.
+    public var http2MaxRequestsPerIOCycle: Int = 100
     public init() {}
 }

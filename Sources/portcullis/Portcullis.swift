@@ -181,6 +181,13 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Downstream HTTP/2: concurrent streams per connection a client may open.")
     var http2MaxConcurrentStreams: Int = 100
 
+    @Option(
+        help: """
+            Downstream HTTP/2: new requests started per read cycle of a connection; the rest wait a tick, so a \
+            reset arriving meanwhile cancels them before they go upstream (Envoy's http.max_requests_per_io_cycle).
+            """)
+    var http2MaxRequestsPerIoCycle: Int = 100
+
     @Option(help: "Downstream HTTP/2: initial receive window per stream, in bytes (65535...2147483647).")
     var http2StreamWindow: Int = 65_535
 
@@ -232,8 +239,12 @@ struct Run: AsyncParsableCommand {
         guard (65_535...Int(Int32.max)).contains(self.http2StreamWindow),
             (65_535...Int(Int32.max)).contains(self.http2ConnectionWindow)
         else { throw ValidationError("--http2-stream-window and --http2-connection-window: 65535...2147483647") }
+        guard self.http2MaxRequestsPerIoCycle >= 1 else {
+            throw ValidationError("--http2-max-requests-per-io-cycle must be at least 1")
+        }
         var options = GatewayOptions(configPaths: self.config.paths)
         options.limits.http2.maxConcurrentStreams = self.http2MaxConcurrentStreams
+        options.limits.http2MaxRequestsPerIOCycle = self.http2MaxRequestsPerIoCycle
         options.limits.http2.initialWindowSize = self.http2StreamWindow
         options.limits.http2.connectionWindowSize = self.http2ConnectionWindow
 

@@ -39,6 +39,8 @@ Attacks:
                      then a valid GET of --follow-path on the next stream, one JSON line per case; --split
                      writes the DATA only once the head was sent
   valid              one valid GET (sanity)
+  polite             --count N GETs of --path with the PRIORITY and WINDOW_UPDATE frames real clients send
+                     (every DATA frame answered with two WINDOW_UPDATEs); must not be taken for a flood
 """
 import argparse
 import json
@@ -120,6 +122,7 @@ class Connection:
         self.open_block = None  # (stream id, fragments) while a header block spans CONTINUATION frames
         # Only inbound blocks are decoded with a library (the gateway's HPACK state must be followed exactly).
         self.decoder = hpack.Decoder(max_header_list_size=1 << 20)
+        self.on_data = None  # called with (stream, payload length) for every DATA frame received
 
     # Writing: never blocks for longer than `patience`; reads while waiting unless told not to.
     def send(self, data, frames=1, read=True, patience=3.0):
@@ -187,6 +190,8 @@ class Connection:
 
     def on_frame(self, kind, flags, stream, payload):
         r = self.result
+        if kind in (DATA, HEADERS) and flags & END_STREAM:
+            r["streamsEnded"] = r.get("streamsEnded", 0) + 1
         if kind == SETTINGS and not flags & ACK:
             self.server_settings = True
             if self.auto_ack:
@@ -203,6 +208,8 @@ class Connection:
             r["resets"][str(stream)] = struct.unpack(">I", payload[:4])[0]
         elif kind == DATA:
             r["dataBytes"] += length_without_padding(flags, payload)
+            if self.on_data is not None:
+                self.on_data(stream, len(payload))
         elif kind in (HEADERS, CONTINUATION):
             if kind == HEADERS:
                 self.open_block = (stream, [strip_headers_padding(flags, payload)])
@@ -353,16 +360,17 @@ def frame_flood(c, args, kind):
     c.start()
     update = frame(WINDOW_UPDATE, 0, 0, struct.pack(">I", 1))
     sent = 0
-    for round_ in range(max(1, args.count // 256)):
+    while sent < args.count:
+        size = min(256, args.count - sent)
         if kind == PRIORITY:
             # Each PRIORITY names a different idle stream, as a priority tree of idle streams would grow.
-            batch = b"".join(frame(PRIORITY, 0, 1 + 2 * (256 * round_ + i), struct.pack(">IB", 0, 15))
-                             for i in range(256))
+            batch = b"".join(frame(PRIORITY, 0, 1 + 2 * (sent + i), struct.pack(">IB", 0, 15))
+                             for i in range(size))
         else:
-            batch = update * 256
-        if not c.send(batch, frames=256):
+            batch = update * size
+        if not c.send(batch, frames=size):
             break
-        sent += 256
+        sent += size
         c.read_available()
         if c.ended():
             break
@@ -373,6 +381,37 @@ def frame_flood(c, args, kind):
         c.pump(3, until=lambda: str(follow) in c.result["statuses"] or c.ended())
     c.finish("priority-flood" if kind == PRIORITY else "window-update-flood",
              {"floodFramesSent": sent, "followStatus": c.result["statuses"].get(str(follow))})
+
+
+def polite(c, args):
+    """What real clients do with PRIORITY and WINDOW_UPDATE, which must not look like a flood: a connection
+    WINDOW_UPDATE right after the preface (curl, browsers), five PRIORITY frames building a tree of idle streams
+    (Firefox before RFC 9218), then --count GETs of --path, each with a PRIORITY frame of its own and a stream
+    WINDOW_UPDATE, and every DATA frame received answered with a stream and a connection WINDOW_UPDATE (the most
+    eager flow control a client can have)."""
+    c.start()
+    opening = frame(WINDOW_UPDATE, 0, 0, struct.pack(">I", (1 << 24)))
+    opening += b"".join(frame(PRIORITY, 0, 3 + 2 * i, struct.pack(">IB", 0, 200)) for i in range(5))
+    c.send(opening, frames=6)
+    streams = [13 + 2 * i for i in range(args.count)]
+    batch = bytearray()
+    for stream in streams:
+        batch += headers_frame(stream, request_fields(args.authority, args.path))
+        batch += frame(PRIORITY, 0, stream, struct.pack(">IB", 3, 31))
+        batch += frame(WINDOW_UPDATE, 0, stream, struct.pack(">I", 1 << 20))
+    c.send(bytes(batch), frames=3 * len(streams))
+    updates = {"sent": 0}
+
+    def on_data(stream, length):
+        if length > 0:
+            c.sock_send_quiet(frame(WINDOW_UPDATE, 0, stream, struct.pack(">I", length))
+                              + frame(WINDOW_UPDATE, 0, 0, struct.pack(">I", length)))
+            updates["sent"] += 2
+
+    c.on_data = on_data
+    done = lambda: all(str(s) in c.result["statuses"] for s in streams) and c.result.get("streamsEnded", 0) >= len(streams)
+    c.pump(args.hold, until=lambda: done() or c.ended())
+    c.finish("polite", {"windowUpdatesSent": updates["sent"]})
 
 
 def control_flood(c, args, kind):
@@ -562,6 +601,7 @@ ATTACKS = {
     "slow-read": slow_read,
     "malformed": malformed,
     "valid": valid,
+    "polite": polite,
 }
 
 

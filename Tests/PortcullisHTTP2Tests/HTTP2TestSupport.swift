@@ -59,11 +59,25 @@ struct RawFrame: Equatable {
 
     static let data: UInt8 = 0x0
     static let headers: UInt8 = 0x1
+    static let priority: UInt8 = 0x2
     static let rstStream: UInt8 = 0x3
     static let settings: UInt8 = 0x4
     static let ping: UInt8 = 0x6
     static let goAway: UInt8 = 0x7
+    static let windowUpdate: UInt8 = 0x8
     static let continuation: UInt8 = 0x9
+
+    /// A PRIORITY frame (RFC 9113 §6.3): depends on stream 0, weight 16.
+    static func priorityFrame(_ streamID: Int32) -> [UInt8] {
+        RawFrame(type: RawFrame.priority, flags: 0, streamID: streamID, payload: [0, 0, 0, 0, 15]).bytes
+    }
+
+    /// A WINDOW_UPDATE frame (RFC 9113 §6.9) of `increment` bytes.
+    static func windowUpdateFrame(_ streamID: Int32, increment: UInt32 = 1) -> [UInt8] {
+        let payload = [UInt8(increment >> 24 & 0x7F), UInt8(increment >> 16 & 0xFF), UInt8(increment >> 8 & 0xFF),
+            UInt8(increment & 0xFF)]
+        return RawFrame(type: RawFrame.windowUpdate, flags: 0, streamID: streamID, payload: payload).bytes
+    }
 
     /// The frame's wire bytes (RFC 9113 §4.1).
     var bytes: [UInt8] {

@@ -204,18 +204,86 @@ struct HTTP2AbuseIntegrationTests {
         await setup.stop()
     }
 
-    @Test(.enabled(if: available)) func priorityAndWindowUpdateFloodsStayCheap() async throws {
+    @Test(.enabled(if: available)) func priorityAndWindowUpdateFloodsGetGoAway() async throws {
         let setup = try await self.start()
-        // 50,000 PRIORITY frames naming as many idle streams, or connection WINDOW_UPDATEs, cost no reply and
-        // no lasting state: they are read at line rate and a request sent after them on the same connection is
-        // answered. What bounds them is the common check: little time, flat memory.
-        for flood in ["priority-flood", "window-update-flood"] {
-            let outcome = try await self.attack(setup, flood, ["--count", "50000", "--path", "/direct"])
-            #expect(outcome.goaway == nil, "\(flood): \(outcome)")
-            #expect(outcome.followStatus == 200, "\(flood): the request after the flood was not answered: \(outcome)")
-            #expect(outcome.framesSent >= 50_000 - 256, "\(flood): \(outcome)")
+        // Envoy's budgets: 100 PRIORITY frames per stream opened (100 before any stream), and
+        // 1 + 2 × (streams opened + 10 × DATA frames sent) WINDOW_UPDATEs (1 before anything was sent). The flood is
+        // cut at the first frame over the budget (the script may still get most of its 50,000 frames into the
+        // loopback socket buffers before the GOAWAY reaches it; they are dropped unread).
+        for tls in [false, true] {
+            for flood in ["priority-flood", "window-update-flood"] {
+                let label = tls ? "\(flood) over TLS" : flood
+                let outcome = try await self.attack(
+                    setup, flood, ["--count", "50000", "--path", "/direct"], tls: tls)
+                self.expectCalm(outcome, label)
+                #expect(outcome.goaway?.lastStreamId == 0, "\(label): \(outcome)")
+                #expect(outcome.followStatus == nil, "\(label): \(outcome)")
+            }
+        }
+        // Within the budgets: 100 PRIORITY frames, or one connection WINDOW_UPDATE, and the request after them is
+        // answered on the same connection.
+        for (flood, count) in [("priority-flood", 100), ("window-update-flood", 1)] {
+            let outcome = try await self.attack(setup, flood, ["--count", "\(count)", "--path", "/direct"])
+            #expect(outcome.goaway == nil, "\(flood) ×\(count): \(outcome)")
+            #expect(outcome.followStatus == 200, "\(flood) ×\(count): \(outcome)")
         }
         await setup.stop()
+    }
+
+    @Test(.enabled(if: available)) func clientsThatSendPriorityAndWindowUpdatesAreNotCutOff() async throws {
+        let setup = try await self.start()
+        // A connection WINDOW_UPDATE, a tree of idle-stream PRIORITY frames, a PRIORITY and a WINDOW_UPDATE per
+        // request, and two WINDOW_UPDATEs for every DATA frame of 20 × 256 KiB of responses: no GOAWAY.
+        for tls in [false, true] {
+            let label = tls ? "polite client over TLS" : "polite client"
+            let outcome = try await self.attack(
+                setup, "polite", ["--count", "20", "--path", "/bytes/262144", "--hold", "8"], tls: tls)
+            #expect(outcome.goaway == nil, "\(label): \(outcome)")
+            #expect(outcome.statuses.count == 20 && outcome.statuses.values.allSatisfy { $0 == 200 }, "\(label): \(outcome)")
+            #expect(outcome.dataBytes == 20 * 262_144, "\(label): \(outcome)")
+            #expect(!outcome.closed, "\(label): \(outcome)")
+        }
+        // Real clients: nghttp (its own PRIORITY tree and WINDOW_UPDATEs) and h2load, on a body large enough to
+        // need many WINDOW_UPDATEs.
+        let base = "http://127.0.0.1:\(setup.port)"
+        if let nghttp = Self.which("nghttp") {
+            let run = try Self.run(nghttp, ["-nv", "-m", "5", "\(base)/bytes/4000000"])
+            #expect(run.status == 0, "nghttp: \(run.output.suffix(2000))")
+            #expect(run.output.contains("recv WINDOW_UPDATE") || run.output.contains("send WINDOW_UPDATE"))
+            #expect(!run.output.contains("recv GOAWAY"), "nghttp: \(run.output.suffix(2000))")
+        }
+        if let h2load = Self.which("h2load") {
+            // Local answers only: with proxied 200 KB-1 MB bodies, h2load (-c 2 -m 10) sees 4-5 of 40 streams
+            // stall until its timeout, with the binary before these limits too (no GOAWAY; an upstream-pump
+            // stall, not a flood cut), so that case is left out here. Bounded so a stall fails instead of hanging.
+            let run = try Self.run(
+                "/usr/bin/timeout",
+                ["30", h2load, "-n", "400", "-c", "2", "-m", "10", "-T", "20", "-N", "20", "\(base)/direct"])
+            #expect(run.output.contains("400 succeeded"), "h2load: \(run.output)")
+        }
+        await setup.stop()
+    }
+
+    private static func which(_ name: String) -> String? {
+        for directory in ["/usr/bin", "/usr/local/bin", "/bin"] where FileManager.default.isExecutableFile(
+            atPath: "\(directory)/\(name)")
+        {
+            return "\(directory)/\(name)"
+        }
+        return nil
+    }
+
+    private static func run(_ path: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 
     @Test(.enabled(if: available)) func excessConcurrentStreamsAreRefused() async throws {
