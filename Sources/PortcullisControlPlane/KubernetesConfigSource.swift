@@ -15,32 +15,6 @@ public struct KubernetesConfigSnapshot: Sendable {
     }
 }
 
-/// How the source's connection to the API server is doing, for `/ready`, logs and metrics.
-public struct KubernetesSourceHealth: Sendable, Hashable {
-    /// Every collection has been listed at least once.
-    public var synced: Bool
-    /// The collections not listed yet (REST paths).
-    public var waitingFor: [String]
-    /// When the current run of API failures began (the earliest over all collections); nil while connected.
-    public var disconnectedSince: Date?
-    /// The most recent failure message of a failing collection.
-    public var lastError: String?
-    /// Failed API requests since start, over all collections.
-    public var totalFailures: Int
-
-    public var connected: Bool { self.disconnectedSince == nil }
-
-    public init(
-        synced: Bool, waitingFor: [String], disconnectedSince: Date?, lastError: String?, totalFailures: Int
-    ) {
-        self.synced = synced
-        self.waitingFor = waitingFor
-        self.disconnectedSince = disconnectedSince
-        self.lastError = lastError
-        self.totalFailures = totalFailures
-    }
-}
-
 /// Config from a Kubernetes API server: the Istio networking and security objects (and optionally the Secrets of
 /// one namespace, the mesh config, and the service registry), listed and watched by one ``KubernetesReflector``
 /// each.
@@ -179,10 +153,10 @@ public struct KubernetesConfigSource: Sendable {
     }
 
     /// Sync and connection state over every collection.
-    public var health: KubernetesSourceHealth {
+    public var health: ControlPlaneHealth {
         let statuses = self.reflectors.map(\.status)
         let failing = statuses.filter { $0.failingSince != nil }.sorted { $0.failingSince! < $1.failingSince! }
-        return KubernetesSourceHealth(
+        return ControlPlaneHealth(
             synced: statuses.allSatisfy(\.synced), waitingFor: statuses.filter { !$0.synced }.map(\.path),
             disconnectedSince: failing.first?.failingSince, lastError: failing.last?.lastError,
             totalFailures: statuses.reduce(0) { $0 + $1.totalFailures })

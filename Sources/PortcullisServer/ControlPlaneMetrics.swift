@@ -25,7 +25,7 @@ struct ControlPlaneMetrics: Sendable {
             help: "Service endpoint changes installed without recompiling routes")
     }
 
-    func update(health: KubernetesSourceHealth, newFailures: Int) {
+    func update(health: ControlPlaneHealth, newFailures: Int) {
         self.connected.set(health.connected ? 1 : 0)
         self.synced.set(health.synced ? 1 : 0)
         if newFailures > 0 { self.watchErrors.increment(by: newFailures) }

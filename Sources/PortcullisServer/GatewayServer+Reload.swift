@@ -126,7 +126,7 @@ extension GatewayServer: AdminDataSource {
     }
 
     /// The health of the control-plane source (Kubernetes or xDS), nil when config comes from files.
-    func controlPlaneHealth() -> (KubernetesSourceHealth, String)? {
+    func controlPlaneHealth() -> (ControlPlaneHealth, String)? {
         let (kubernetes, xds) = self.state.withLockedValue { ($0.kubernetes, $0.xds) }
         if let kubernetes { return (kubernetes.health, kubernetes.sourceName) }
         if let xds { return (xds.health, xds.sourceName) }
@@ -134,7 +134,7 @@ extension GatewayServer: AdminDataSource {
     }
 
     /// One line about the control plane for `/ready`.
-    static func describe(_ health: KubernetesSourceHealth, name: String) -> String {
+    static func describe(_ health: ControlPlaneHealth, name: String) -> String {
         if let since = health.disconnectedSince {
             let when = ISO8601DateFormatter().string(from: since)
             return "control plane: disconnected from \(name) since \(when): \(health.lastError ?? "unknown error")"

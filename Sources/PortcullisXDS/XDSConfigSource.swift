@@ -44,10 +44,10 @@ public final class XDSConfigSource: Sendable {
     public var sourceName: String { "xds://\(self.options.target)" }
 
     /// Sync and connection state, in the shape the Kubernetes source reports it (for `/ready` and metrics).
-    public var health: KubernetesSourceHealth {
+    public var health: ControlPlaneHealth {
         let (synced, waiting) = self.state.withLockedValue { ($0.synced, $0.waitingFor) }
         let status = self.status.withLockedValue { $0 }
-        return KubernetesSourceHealth(
+        return ControlPlaneHealth(
             synced: synced, waitingFor: waiting, disconnectedSince: status.disconnectedSince,
             lastError: status.disconnectedSince == nil ? nil : status.lastError, totalFailures: status.failures)
     }
