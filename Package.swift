@@ -233,7 +233,7 @@ let package = Package(
             name: "PortcullisIntegrationTests",
             dependencies: [
                 "PortcullisServer", "PortcullisModel", "PortcullisTestDNS", "PortcullisGRPC", "PortcullisTestKubernetes",
-                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"), .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Yams
 
 /// `config/examples` exactly as its README runs it: `backends.py` plus the gateway with `--labels
 /// istio=ingressgateway`, checked with curl.
@@ -12,20 +13,22 @@ struct BookinfoExampleTests {
     static let listenerPort = 8080
     static let reviewsHost = "reviews.bookinfo.example.com"
 
-    /// Starts the example's backends and the gateway on `config/examples`, runs `body`, and stops both.
-    private func withBookinfo(_ body: (GatewayProcess) async throws -> Void) async throws {
+    /// Starts the example's backends and the gateway on `config/examples` (or, with `plane`, on the same objects
+    /// pushed by the xDS test control plane), runs `body`, and stops both.
+    private func withBookinfo(
+        overXDS plane: XDSControlPlane? = nil, _ body: (GatewayProcess) async throws -> Void
+    ) async throws {
         if (try? RawConnection(port: Self.listenerPort)) != nil {
             throw TestFailure("port \(Self.listenerPort), fixed in config/examples/bookinfo/gateway.yaml, is already in use")
         }
         let backends = try await BookinfoBackends()
         defer { backends.stop() }
         let examples = GatewayProcess.packageRoot.appendingPathComponent("config/examples").path
-        // No files of its own: the example directory is the whole configuration.
-        let gateway = try GatewayProcess(
-            files: [:],
-            extraArguments: [
-                "--config", examples, "--labels", "istio=ingressgateway", "--access-log-format", "json",
-            ])
+        // No files of its own: the example directory (or the control plane) is the whole configuration.
+        let options = ["--labels", "istio=ingressgateway", "--access-log-format", "json"]
+        let gateway = try plane.map {
+            try GatewayProcess(source: ["--xds-address", "127.0.0.1:\($0.xdsPort)"], extraArguments: options, environment: [:])
+        } ?? GatewayProcess(files: [:], extraArguments: ["--config", examples] + options)
         defer { _ = gateway.stop() }
         try await gateway.waitUntilReady()
         try await body(gateway)
@@ -115,5 +118,38 @@ struct BookinfoExampleTests {
         #expect(v1 + v3 == 500, "other upstreams: \(Set(hosts))")
         // 80/20 of 500: 400 expected, standard deviation ~8.9; 5 of them is ±45.
         #expect(abs(v1 - 400) < 45, "v1 got \(v1), v3 got \(v3) of 500")
+    }
+
+    /// The example's YAML, unchanged, served by the xDS test control plane instead of files (each object encoded
+    /// to protobuf by Python from our `.proto` definitions): the same routing, subsets and weights.
+    @Test(.enabled(if: XDSControlPlane.available)) func theSameObjectsServedOverXDSRouteTheSame() async throws {
+        let plane = try await XDSControlPlane()
+        defer { plane.stop() }
+        let directory = GatewayProcess.packageRoot.appendingPathComponent("config/examples/bookinfo")
+        var byKind: [String: [[String: Any]]] = [:]
+        for file in try FileManager.default.contentsOfDirectory(atPath: directory.path) where file.hasSuffix(".yaml") {
+            let text = try String(contentsOf: directory.appendingPathComponent(file), encoding: .utf8)
+            for case let object as [String: Any] in try Yams.load_all(yaml: text) {
+                byKind[object["kind"] as? String ?? "", default: []].append(object)
+            }
+        }
+        #expect(byKind.keys.sorted() == ["DestinationRule", "Gateway", "ServiceEntry", "VirtualService"])
+        for (kind, objects) in byKind { try plane.put("networking.istio.io/v1/\(kind)", objects) }
+        try await self.withBookinfo(overXDS: plane) { _ in
+            let page = try Curl.get("http://127.0.0.1:\(Self.listenerPort)/productpage")
+            #expect(page.status == 200)
+            #expect(try Self.json(page.body)["service"] as? String == "productpage")
+            #expect(try Curl.get("http://127.0.0.1:\(Self.listenerPort)/").status == 404)
+            let jason = try Curl.get(
+                "http://127.0.0.1:\(Self.listenerPort)/reviews/0",
+                ["-H", "Host: \(Self.reviewsHost)", "-H", "end-user: jason"])
+            #expect(try Self.json(jason.body)["version"] as? String == "v2")
+            let versions = try (0..<40).map { _ in
+                try Self.json(try Curl.get(
+                    "http://127.0.0.1:\(Self.listenerPort)/reviews/1", ["-H", "Host: \(Self.reviewsHost)"]).body)["version"]
+                    as? String ?? "?"
+            }
+            #expect(Set(versions).isSubset(of: ["v1", "v3"]) && versions.contains("v1"), "\(versions)")
+        }
     }
 }
