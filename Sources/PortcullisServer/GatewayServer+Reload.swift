@@ -20,12 +20,29 @@ extension GatewayServer {
         try await plumbing.workers.install(snapshot)?.get()
         let problems = await plumbing.listeners.apply(snapshot.routing)
         for problem in problems { self.logger.error("\(problem)") }
-        self.state.withLockedValue {
-            $0.snapshot = snapshot
-            $0.loadedAt = ISO8601DateFormatter().string(from: Date())
+        let previous = self.state.withLockedValue { state in
+            defer {
+                state.snapshot = snapshot
+                state.loadedAt = ISO8601DateFormatter().string(from: Date())
+            }
+            return state.snapshot
         }
+        self.warnAboutUnenforcedPolicies(snapshot, previous: previous)
         self.metrics.setConfigVersion(snapshot.version)
         return problems
+    }
+
+    /// AuthorizationPolicies are read but not evaluated yet: say so loudly whenever the set changes, since a
+    /// DENY rule that silently does nothing is a security surprise.
+    private func warnAboutUnenforcedPolicies(_ snapshot: GatewaySnapshot, previous: GatewaySnapshot?) {
+        let policies = snapshot.config.authorizationPolicies
+        guard !policies.isEmpty, policies != previous?.config.authorizationPolicies else { return }
+        let names = policies.prefix(5).map { "\($0.meta.namespace)/\($0.meta.name) (\($0.action.rawValue))" }
+        self.logger.warning(
+            "AuthorizationPolicies are loaded but NOT enforced by this gateway: every request is let through",
+            metadata: [
+                "policies": "\(names.joined(separator: ", "))\(policies.count > 5 ? " and \(policies.count - 5) more" : "")",
+            ])
     }
 
     /// Applies one update from a source.
