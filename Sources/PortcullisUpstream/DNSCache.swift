@@ -151,6 +151,11 @@ public final class DNSCache: Sendable {
 
     /// Number of cached names (for tests and the admin page).
     public var count: Int { self.table.withLock { $0.count } }
+
+    /// Whether a lookup of `host` is running (tests wait for it to settle before moving their clock).
+    public func isLookingUp(host: String, port: Int) -> Bool {
+        self.table.withLock { $0[Key(host: host.lowercased(), port: port)]?.inFlight ?? false }
+    }
 }
 
 extension DNSCache {

@@ -28,6 +28,12 @@ import Testing
             self.server.udpQueries.filter { $0 == "\(host)/1" }.count
         }
 
+        /// The server saw `count` queries and the cache has settled the last one (its outcome is timed by the
+        /// injected clock when it settles, so the clock must not move before that).
+        func settled(after count: Int, _ host: String = "svc.example.test") -> Bool {
+            self.queries(host) == count && !self.cache.isLookingUp(host: host, port: 80)
+        }
+
         /// Polls (real time, bounded) until `condition` holds; the clock does not move meanwhile.
         func eventually(_ what: String, _ condition: () async throws -> Bool) async throws {
             let deadline = ContinuousClock.now + .seconds(5)
@@ -115,13 +121,13 @@ import Testing
             s.server.set("svc.example.test", .init(records: [], rcode: 2))  // SERVFAIL from now on
             s.clock.advance(.seconds(11))
             #expect(try await s.ips() == ["10.0.3.1"])
-            try await s.eventually("the failed refresh") { s.queries() == 2 }
+            try await s.eventually("the failed refresh") { s.settled(after: 2) }
             // The failure is retried after `failureRetry` (2 s), never dropping the answer meanwhile.
             s.clock.advance(.seconds(1))
             #expect(try await s.ips() == ["10.0.3.1"])
             s.clock.advance(.seconds(2))
             #expect(try await s.ips() == ["10.0.3.1"])
-            try await s.eventually("the second failed refresh") { s.queries() == 3 }
+            try await s.eventually("the second failed refresh") { s.settled(after: 3) }
             #expect(try await s.ips() == ["10.0.3.1"])
         }
     }
