@@ -1,3 +1,4 @@
+import Foundation
 import GRPCCore
 import PortcullisHTTP2
 
@@ -103,63 +104,15 @@ enum GRPCHeaders {
         return RPCError(code: code, message: "the server reset the stream (HTTP/2 error code \(resetCode))")
     }
 
+    /// `grpc-message` is percent-encoded; an invalid sequence leaves the text as sent.
     static func percentDecode(_ value: String) -> String {
-        guard value.contains("%") else { return value }
-        var bytes: [UInt8] = []
-        var utf8 = Array(value.utf8)[...]
-        while let byte = utf8.popFirst() {
-            if byte == UInt8(ascii: "%"), utf8.count >= 2,
-                let high = Self.hex(utf8[utf8.startIndex]), let low = Self.hex(utf8[utf8.startIndex + 1])
-            {
-                bytes.append(high << 4 | low)
-                utf8 = utf8.dropFirst(2)
-            } else {
-                bytes.append(byte)
-            }
-        }
-        return String(decoding: bytes, as: UTF8.self)
+        value.contains("%") ? value.removingPercentEncoding ?? value : value
     }
 
-    private static func hex(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
-    }
-
+    /// Binary metadata (`-bin`) is base64, padded or not.
     private static func decodeBase64(_ text: String) -> [UInt8]? {
-        var padded = text
+        var padded = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
         while padded.count % 4 != 0 { padded += "=" }
-        return Base64Decoder.decode(padded)
-    }
-}
-
-/// A small standard base64 decoder (binary metadata); nil on invalid input.
-enum Base64Decoder {
-    static func decode(_ text: String) -> [UInt8]? {
-        var output: [UInt8] = []
-        var accumulator: UInt32 = 0
-        var bits = 0
-        for byte in text.utf8 {
-            let value: UInt8
-            switch byte {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"): value = byte - UInt8(ascii: "A")
-            case UInt8(ascii: "a")...UInt8(ascii: "z"): value = byte - UInt8(ascii: "a") + 26
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): value = byte - UInt8(ascii: "0") + 52
-            case UInt8(ascii: "+"), UInt8(ascii: "-"): value = 62
-            case UInt8(ascii: "/"), UInt8(ascii: "_"): value = 63
-            case UInt8(ascii: "="): continue
-            default: return nil
-            }
-            accumulator = accumulator << 6 | UInt32(value)
-            bits += 6
-            if bits >= 8 {
-                bits -= 8
-                output.append(UInt8(truncatingIfNeeded: accumulator >> UInt32(bits)))
-            }
-        }
-        return output
+        return Data(base64Encoded: padded).map { Array($0) }
     }
 }

@@ -275,24 +275,31 @@ extension DownstreamHTTP2Handler {
         }
     }
 
-    /// Starts up to the per-cycle cap of the waiting requests, in order, with the events that followed them.
+    /// Starts up to the per-cycle cap of the waiting requests, in order, with the events that followed them. Events
+    /// of a stream whose request still waits stay queued behind it, so no stream's body is ever reordered.
     private func runDeferred() {
         self.deferredTimer = nil
         guard !self.closing else { return }
         self.requestsThisCycle = 0
         let cap = self.worker.services.limits.http2MaxRequestsPerIOCycle
-        var index = 0
-        while index < self.deferredEvents.count {
-            let event = self.deferredEvents[index]
-            if case .request(let streamID, _, _) = event {
-                if self.requestsThisCycle >= cap { break }
+        let events = self.deferredEvents
+        self.deferredEvents = []
+        for event in events {
+            guard !self.closing else { return }
+            guard let streamID = Self.stream(of: event) else {
+                self.handle(event)
+                continue
+            }
+            if case .request = event, self.requestsThisCycle < cap {
                 self.requestsThisCycle += 1
                 self.deferredStreams.remove(streamID)
             }
-            index += 1
-            self.handle(event)
+            if self.deferredStreams.contains(streamID) {
+                self.deferredEvents.append(event)
+            } else {
+                self.handle(event)
+            }
         }
-        self.deferredEvents.removeFirst(index)
         if !self.deferredEvents.isEmpty { self.scheduleDeferred() }
         self.flushOutput()
     }
